@@ -1,0 +1,52 @@
+"""The interface every engine (local, llm) offers the chat pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+from maintbot.sql.types import QueryResult
+
+Language = Literal["en", "es"]
+
+
+class Intent(StrEnum):
+    DATA = "data"
+    REFUSED = "refused"
+    HELP = "help"
+    SMALLTALK = "smalltalk"
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True, slots=True)
+class Understanding:
+    """What an engine made of one question.
+
+    For `data`, `sql` is the statement to guard and run; for every other intent `message` is the reply.
+    `context` is JSON the engine wants back with the next question of the session, so that follow-ups
+    ("and in Houston?") can refine this one.
+    """
+
+    intent: Intent
+    language: Language
+    sql: str | None = None
+    message: str | None = None
+    context: dict[str, Any] | None = None
+    confident: bool = True
+
+
+class Engine(Protocol):
+    """Turns questions into SQL and results into answer sentences."""
+
+    name: str
+
+    async def understand(
+        self, *, question: str, language: Language | None, context: dict[str, Any] | None
+    ) -> Understanding:
+        """Read one question (with the session's previous context) and say what to do about it."""
+        ...
+
+    def describe(self, *, understanding: Understanding, result: QueryResult) -> str:
+        """The answer sentence for a data question's result, in the understanding's language."""
+        ...

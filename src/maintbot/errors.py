@@ -1,0 +1,61 @@
+"""One error hierarchy; the API turns each into `{"error": code, "detail": sentence}` with its status."""
+
+from __future__ import annotations
+
+
+class MaintBotError(Exception):
+    """Base of every error the service reports to a client."""
+
+    status_code: int = 500
+    code: str = "InternalError"
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+
+
+class InvalidRequest(MaintBotError):
+    status_code = 422
+    code = "InvalidRequest"
+
+
+class NotFound(MaintBotError):
+    status_code = 404
+    code = "NotFound"
+
+
+class Unauthorized(MaintBotError):
+    status_code = 401
+    code = "Unauthorized"
+
+
+class RateLimited(MaintBotError):
+    status_code = 429
+    code = "RateLimited"
+
+
+class DependencyUnavailable(MaintBotError):
+    status_code = 503
+    code = "ServiceUnavailable"
+
+
+class UnsafeSql(MaintBotError):
+    """The SQL guard refused a statement; nothing ran."""
+
+    status_code = 422
+    code = "UnsafeSql"
+
+
+class QueryTimeout(MaintBotError):
+    """A statement ran past the statement timeout and was cancelled."""
+
+    status_code = 422
+    code = "QueryTimeout"
+
+
+class QueryFailed(MaintBotError):
+    """The database refused a statement the guard accepted (the message is safe to show)."""
+
+    status_code = 422
+    code = "QueryFailed"

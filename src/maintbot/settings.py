@@ -1,0 +1,168 @@
+"""Configuration: one settings object, read once from the environment and passed down."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+class EngineMode(StrEnum):
+    """Which engine turns questions into SQL."""
+
+    LOCAL = "local"
+    LLM = "llm"
+    HYBRID = "hybrid"
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class Settings(BaseSettings):
+    """Every setting of the service, from `MAINTBOT_*` variables (and `OPENAI_*` as the SDK names them)."""
+
+    model_config = SettingsConfigDict(env_prefix="MAINTBOT_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Where the default SQLite files live.")
+    database_url: str | None = Field(
+        default=None, description="Maintenance (CMMS) DB, read only. Default: the demo SQLite file."
+    )
+    state_url: str | None = Field(default=None, description="State DB (sessions, messages). Default: SQLite.")
+    engine: EngineMode | None = Field(default=None, description="local | llm | hybrid.")
+    llm_model: str = "gpt-4o-mini"
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("MAINTBOT_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("MAINTBOT_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    redis_url: str | None = None
+    artifact_dir: Path | None = None
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    rate_limit: str = Field(default="60/minute", description="Requests per client, e.g. '60/minute'.")
+    log_format: LogFormat = LogFormat.CONSOLE
+    log_level: str = "INFO"
+
+    row_cap: int = Field(default=1000, ge=1, le=100_000, description="Most rows a query may return.")
+    statement_timeout_s: float = Field(default=5.0, gt=0, le=300)
+    max_message_chars: int = Field(default=2000, ge=10, le=100_000)
+    demo_seed: int = 42
+    demo_scale: float = Field(default=1.0, gt=0, le=100)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        parse_rate_limit(value)
+        return value
+
+    @field_validator("database_url", "state_url", "redis_url", "openai_base_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _llm_needs_key(self) -> Settings:
+        if self.engine in (EngineMode.LLM, EngineMode.HYBRID) and self.openai_api_key is None:
+            raise ValueError(
+                f"MAINTBOT_ENGINE={self.engine.value} needs OPENAI_API_KEY; set it or use MAINTBOT_ENGINE=local"
+            )
+        return self
+
+    @property
+    def engine_mode(self) -> EngineMode:
+        """The configured engine, or the default: hybrid with an API key, local without."""
+        if self.engine is not None:
+            return self.engine
+        return EngineMode.HYBRID if self.openai_api_key is not None else EngineMode.LOCAL
+
+    @property
+    def demo_database_path(self) -> Path:
+        return self.data_dir / "maintenance_demo.sqlite3"
+
+    @property
+    def uses_demo_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def maintenance_url(self) -> str:
+        """The maintenance DB as an async SQLAlchemy URL."""
+        if self.database_url is None:
+            return f"sqlite+aiosqlite:///{self.demo_database_path}"
+        return to_async_url(self.database_url)
+
+    @property
+    def state_database_url(self) -> str:
+        if self.state_url is None:
+            return f"sqlite+aiosqlite:///{self.data_dir / 'maintbot_state.sqlite3'}"
+        return to_async_url(self.state_url)
+
+    @property
+    def artifact_path(self) -> Path:
+        return self.artifact_dir if self.artifact_dir is not None else self.data_dir / "artifacts"
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def parse_rate_limit(value: str) -> tuple[int, int]:
+    """'60/minute' -> (60, 60): requests allowed per window of that many seconds."""
+    count, _, period = value.partition("/")
+    if not count.strip().isdigit() or period.strip() not in _PERIODS or int(count) < 1:
+        raise ValueError(f"rate limit must look like '60/minute' (per second|minute|hour|day), got {value!r}")
+    return int(count), _PERIODS[period.strip()]
+
+
+def to_async_url(url: str) -> str:
+    """Accept plain URLs and file paths, and give SQLAlchemy the async driver for them."""
+    if "://" not in url:
+        return f"sqlite+aiosqlite:///{url}"
+    scheme, rest = url.split("://", 1)
+    drivers = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+    return f"{drivers.get(scheme, scheme)}://{rest}"
+
+
+class SettingsError(Exception):
+    """A bad configuration value; the message names the variable."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings once; turn validation errors into one message naming each bad variable."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            name = f"MAINTBOT_{field.upper()}" if field else "configuration"
+            problems.append(f"{name}: {error['msg']}")
+        raise SettingsError("invalid configuration: " + "; ".join(problems)) from None

@@ -1,0 +1,1 @@
+"""Every statement reaches the maintenance DB through the guard, then the read-only executor."""
