@@ -17,6 +17,8 @@ class Intent(StrEnum):
     HELP = "help"
     SMALLTALK = "smalltalk"
     UNSUPPORTED = "unsupported"
+    # Set by the pipeline, not by engines: the question was understood but could not be answered.
+    ERROR = "error"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""The declarative description of the maintenance domain that both engines read."""

@@ -1,0 +1,1 @@
+"""The built-in engine: a deterministic semantic parser over the domain description."""

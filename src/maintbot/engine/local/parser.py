@@ -1,0 +1,413 @@
+"""Question → StructuredQuery, deterministically, over the lexicon compiled from the domain description.
+
+Reading a question, in order: refuse requests to change data; take out the time window and a number;
+scan the rest into mentions; find the dimensions (by site, per month, "which site … the most"); pick the
+measure, or else the subject being counted or listed; resolve each value and concept against that fact
+table (so "critical" is a priority for work orders and a criticality for equipment); and, for a follow-up
+("and in Houston?"), refine the previous question's query instead of starting from nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+from maintbot.domain.model import Domain
+from maintbot.engine.base import Language
+from maintbot.engine.local.compiler import CannotCompile, QueryCompiler
+from maintbot.engine.local.lexicon import Kind, Lexicon, Meaning, Mention
+from maintbot.engine.local.query import ENTITY, Filter, Order, Output, StructuredQuery
+from maintbot.engine.local.refusal import asks_to_change_data
+from maintbot.engine.local.text import STOPWORDS, detect_language, has_spanish_marks, normalise, tokens
+from maintbot.engine.local.timewords import TimeWindow, find_window
+
+ParseKind = Literal["data", "refused", "help", "smalltalk", "unsupported"]
+
+# Subjects that can also be a dimension: one row per piece of equipment, technician, part, order, site.
+_ENTITY_SUBJECTS = frozenset({"equipment", "technicians", "spare_parts", "work_orders", "sites"})
+# Generic nouns that name a subject only when nothing more specific does ("maintenance", "task").
+_WEAK_NOUNS = frozenset(
+    "maintenance mantenimiento task tarea plan preventivo sensor inventory inventario trabajo unit unidad "
+    "component componente persona person people personal item".split()
+)
+# A value of one of these tables makes the question about that subject when no noun says otherwise.
+_SUBJECT_OF_TABLE = {
+    "equipment": "equipment", "work_orders": "work_orders", "maintenance_plans": "plans",
+    "technicians": "technicians", "spare_parts": "spare_parts", "sensor_readings": "readings",
+}
+# Conditions a subject or measure already fixes, so the attribute cannot be what a word refers to.
+_FIXED_ATTRIBUTES = {"failures": {"work_order_type"}, "mttr": {"work_order_type"}}
+# Concepts that contradict a status the user names afterwards ("and the completed ones?").
+_CONFLICTS = {"work_order_status": {"open", "overdue", "active"}, "active": {"inactive"}, "inactive": {"active"}}
+DEFAULT_TOP = 10
+
+
+class NotUnderstood(Exception):
+    """The question is about the data, but the parser cannot build a query it is sure of."""
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    kind: ParseKind
+    language: Language
+    query: StructuredQuery | None = None
+    reply: str = ""
+    unknown: tuple[str, ...] = ()
+    confident: bool = True
+
+
+@dataclass(slots=True)
+class _Reading:
+    mentions: list[Mention]
+    window: TimeWindow | None
+    number: int | None
+    unknown: list[str]
+
+
+@dataclass(slots=True)
+class _Dimensions:
+    keys: list[str] = field(default_factory=list)
+    consumed: set[int] = field(default_factory=set)
+    ranked: int | None = None
+    order: Order | None = None
+    limit: int | None = None
+
+
+class QuestionParser:
+    """Parses questions for one domain description and one lexicon."""
+
+    def __init__(self, *, domain: Domain, lexicon: Lexicon, compiler: QueryCompiler, today: Callable[[], date]) -> None:
+        self.domain = domain
+        self.lexicon = lexicon
+        self.compiler = compiler
+        self.today = today
+
+    def parse(
+        self, question: str, *, previous: StructuredQuery | None, language: Language | None, fallback: Language = "en"
+    ) -> Parsed:
+        reading = self._read(question)
+        words = [word for mention in reading.mentions for word in mention.surface] + reading.unknown
+        spoken = language or ("es" if has_spanish_marks(question) else detect_language(
+            [*normalise(question).split(), *words], fallback=fallback))
+        if asks_to_change_data(question):
+            return Parsed("refused", spoken)
+        if not self._has_data(reading):
+            return self._conversation(reading, spoken)
+        try:
+            query = _QueryBuilder(self, reading, previous).build()
+        except (NotUnderstood, CannotCompile) as exc:
+            return Parsed("unsupported", spoken, reply=str(exc), unknown=tuple(reading.unknown), confident=False)
+        if reading.unknown and not self._has_core(reading):
+            return Parsed("unsupported", spoken, unknown=tuple(reading.unknown), confident=False)
+        return Parsed("data", spoken, query=query, unknown=tuple(reading.unknown), confident=not reading.unknown)
+
+    def _read(self, question: str) -> _Reading:
+        window, rest = find_window(normalise(question), today=self.today())
+        words = tokens(rest)
+        number = next((int(word) for word in words if word.isdigit() and 0 < int(word) <= 1000), None)
+        if number is not None:
+            words.remove(str(number))
+        mentions = self.lexicon.scan(words)
+        covered = {index for mention in mentions for index in range(mention.start, mention.end)}
+        unknown = [w for i, w in enumerate(words) if i not in covered and w not in STOPWORDS and not w.isdigit()]
+        return _Reading(mentions, window, number, unknown)
+
+    @staticmethod
+    def _has_data(reading: _Reading) -> bool:
+        data_kinds = {Kind.SUBJECT, Kind.MEASURE, Kind.VALUE, Kind.CONCEPT, Kind.TREND, Kind.ATTRIBUTE, Kind.DUE}
+        has_data = any(m.kind in data_kinds for mention in reading.mentions for m in mention.meanings)
+        return has_data or reading.window is not None
+
+    @staticmethod
+    def _has_core(reading: _Reading) -> bool:
+        core = {Kind.COUNT, Kind.MEASURE, Kind.CONCEPT, Kind.GROUP, Kind.TREND, Kind.RANK}
+        return any(m.kind in core for mention in reading.mentions for m in mention.meanings)
+
+    @staticmethod
+    def _conversation(reading: _Reading, language: Language) -> Parsed:
+        kinds = {m.kind for mention in reading.mentions for m in mention.meanings}
+        for kind, reply in ((Kind.HELP, "help"), (Kind.GREETING, "greeting"), (Kind.BYE, "bye"), (Kind.THANKS, "thanks")):
+            if kind in kinds:
+                return Parsed("help" if kind in (Kind.HELP, Kind.GREETING) else "smalltalk", language, reply=reply)
+        return Parsed("unsupported", language, unknown=tuple(reading.unknown), confident=False)
+
+
+class _QueryBuilder:
+    """Builds one StructuredQuery from one reading, refining `previous` when the question is a follow-up."""
+
+    def __init__(self, parser: QuestionParser, reading: _Reading, previous: StructuredQuery | None) -> None:
+        self.domain = parser.domain
+        self.compiler = parser.compiler
+        self.reading = reading
+        self.mentions = reading.mentions
+        self.dims = self._dimensions()
+        self.previous = previous if previous is not None and self._is_follow_up() else None
+
+    def has(self, kind: Kind) -> bool:
+        return any(mention.first(kind) for mention in self.mentions)
+
+    # -- the parts of the question -----------------------------------------------------------------
+
+    def build(self) -> StructuredQuery:
+        measure = self._measure()
+        subject, extra, subject_index = self._subject(measure)
+        base = self.previous
+        if base is not None:
+            measure = measure or (base.measure if subject is None else None)
+            subject = subject or base.subject
+        if subject is None:
+            raise NotUnderstood("no subject")
+        fact = self.domain.measure(measure).table if measure else self.domain.subject(subject).table
+        fixed = _FIXED_ATTRIBUTES.get(measure or "", set()) | _FIXED_ATTRIBUTES.get(subject, set())
+        filters = self._filters(fact, fixed, skip={subject_index})
+        concepts = self._concepts(fact)
+        group_by = [self._dimension_key(key, fact, fixed) for key in self.dims.keys]
+        query = StructuredQuery(
+            subject=subject, measure=measure, agg=self._agg(measure), output=self._output(measure),
+            filters=tuple(filters), concepts=tuple(concepts), group_by=tuple(group_by), window=self.reading.window,
+            order=self.dims.order, limit=self.dims.limit, extra_subjects=tuple(extra),
+        )
+        if base is not None:
+            query = self._refine(base, query)
+        self.compiler.compile(query)  # raises CannotCompile when the parts do not fit together
+        return query
+
+    def _dimensions(self) -> _Dimensions:
+        dims = _Dimensions()
+        for index, mention in enumerate(self.mentions):
+            following = self.mentions[index + 1] if index + 1 < len(self.mentions) else None
+            if mention.first(Kind.TREND):
+                if "month" not in dims.keys:
+                    dims.keys.append("month")
+                dims.consumed.add(index)
+            elif mention.first(Kind.GROUP) and following is not None and following.start - mention.end <= 2:
+                key = self._noun_dimension(following)
+                if key is not None:
+                    if key not in dims.keys:
+                        dims.keys.append(key)
+                    dims.consumed.update({index, index + 1})
+                elif following.first(Kind.MEASURE):
+                    dims.consumed.add(index)
+        rank = next((i for i, m in enumerate(self.mentions) if m.first(Kind.RANK)), None)
+        if rank is not None:
+            self._rank(dims, rank)
+        elif self.reading.number is not None and not dims.keys:
+            dims.limit = self.reading.number
+        return dims
+
+    def _rank(self, dims: _Dimensions, rank: int) -> None:
+        ranked = self._ranked_noun(rank, dims.consumed)
+        meaning = self.mentions[rank].first(Kind.RANK)
+        assert meaning is not None
+        if ranked is None:
+            if self.reading.number is not None:
+                dims.limit = self.reading.number
+            return
+        key = self._noun_dimension(self.mentions[ranked])
+        if key is None or key in dims.keys:
+            return
+        dims.keys.insert(0, key)
+        dims.ranked = ranked
+        dims.consumed.update({ranked, rank})
+        dims.order = "asc" if meaning.key == "asc" else "desc"
+        plural = self.mentions[ranked].plural or key in ("month", "year") and False
+        dims.limit = self.reading.number or (DEFAULT_TOP if plural else 1)
+
+    def _ranked_noun(self, rank: int, consumed: set[int]) -> int | None:
+        """Which noun is ranked: after "which"/"top", else an attribute, else the entity before "most"."""
+        for index, mention in enumerate(self.mentions[:-1]):
+            opens = mention.first(Kind.LIST) or (mention.first(Kind.RANK) and mention.first(Kind.RANK).key == "desc"
+                                                 and mention.surface[0] == "top")
+            nxt = index + 1
+            if opens and nxt not in consumed and self._noun_dimension(self.mentions[nxt]) is not None:
+                return nxt
+        for index, mention in enumerate(self.mentions):
+            if index not in consumed and (mention.first(Kind.ATTRIBUTE) or mention.first(Kind.MONTH)):
+                return index
+        for index in range(rank - 1, -1, -1):
+            if index not in consumed and self._noun_dimension(self.mentions[index]) is not None:
+                return index
+        return None
+
+    def _noun_dimension(self, mention: Mention) -> str | None:
+        """The dimension a noun names, if any: attribute candidates are resolved later, against the fact."""
+        if mention.first(Kind.MONTH):
+            return "month"
+        if mention.first(Kind.YEAR):
+            return "year"
+        attributes = mention.all(Kind.ATTRIBUTE)
+        if attributes:
+            return "|".join(meaning.key for meaning in attributes)
+        subject = mention.first(Kind.SUBJECT)
+        if subject is not None and subject.key in _ENTITY_SUBJECTS:
+            return "site" if subject.key == "sites" else ENTITY + subject.key
+        value = mention.first(Kind.VALUE)
+        if value is not None and self.domain.attribute(value.key).table == "equipment" and value.key == "equipment_type":
+            return ENTITY + "equipment"
+        return None
+
+    def _measure(self) -> str | None:
+        measures = [m for mention in self.mentions for m in mention.all(Kind.MEASURE)]
+        if not measures:
+            return None
+        strong = [m for m in measures if not m.weak]
+        chosen = (strong or measures)[0].key
+        if chosen == "stock_value" and not strong and self._mentions_subject("equipment") and not self._mentions_subject("spare_parts"):
+            return "purchase_cost"
+        return chosen
+
+    def _mentions_subject(self, key: str) -> bool:
+        return any(m.key == key for mention in self.mentions for m in mention.all(Kind.SUBJECT))
+
+    def _subject(self, measure: str | None) -> tuple[str | None, list[str], int | None]:
+        """The counted or listed subject (or, with a measure, the subject whose conditions apply)."""
+        candidates = [
+            (index, meaning)
+            for index, mention in enumerate(self.mentions)
+            if index not in self.dims.consumed or index == self.dims.ranked
+            for meaning in mention.all(Kind.SUBJECT)
+            if index != self.dims.ranked
+        ]
+        strong = [(i, m) for i, m in candidates if not self._is_weak(i, m)]
+        if measure is not None:
+            table = self.domain.measure(measure).table
+            same = [m.key for _, m in candidates if self.domain.subject(m.key).table == table]
+            owner = _SUBJECT_OF_TABLE.get(table)
+            return (same[0] if same else owner), same[1:], None
+        chosen = (strong or candidates)[:1]
+        if chosen:
+            return chosen[0][1].key, [], chosen[0][0]
+        return self._implied_subject(), [], None
+
+    def _is_weak(self, index: int, meaning: Meaning) -> bool:
+        return meaning.weak or " ".join(self.mentions[index].surface) in _WEAK_NOUNS or any(
+            word.rstrip("s") in _WEAK_NOUNS for word in self.mentions[index].surface if len(self.mentions[index].surface) == 1
+        )
+
+    def _implied_subject(self) -> str | None:
+        if self.has(Kind.DUE):
+            return "plans"
+        for mention in self.mentions:
+            concept = mention.first(Kind.CONCEPT)
+            if concept is not None and self.domain.concept(concept.key).implies_subject:
+                return self.domain.concept(concept.key).implies_subject
+        for mention in self.mentions:
+            for meaning in mention.all(Kind.VALUE) + mention.all(Kind.ATTRIBUTE):
+                if meaning.key == "failure_mode":
+                    return "failures"
+                subject = _SUBJECT_OF_TABLE.get(self.domain.attribute(meaning.key).table)
+                if subject is not None:
+                    return subject
+        return None
+
+    def _output(self, measure: str | None) -> Output:
+        if measure is not None:
+            return "value"
+        if self.dims.keys or self.has(Kind.COUNT):
+            return "count"
+        return "list"
+
+    def _agg(self, measure: str | None) -> str | None:
+        if measure is None:
+            return None
+        ranking = self.dims.order is not None
+        aggs = [m.key for mention in self.mentions for m in mention.all(Kind.AGG)
+                if not (ranking and mention.first(Kind.RANK))]
+        if self.dims.order is None:
+            aggs += ["max" if m.key == "desc" else "min" for mention in self.mentions for m in mention.all(Kind.RANK)
+                     if not mention.all(Kind.AGG)]
+        return aggs[0] if aggs else None  # type: ignore[return-value]
+
+    # -- values, concepts and dimensions, resolved against the fact table ---------------------------
+
+    def _distance(self, table: str, fact: str) -> int | None:
+        if table == fact:
+            return 0
+        parents = list(self.compiler._parent_paths(fact))
+        if table in parents:
+            return 1 + parents.index(table)
+        if self.compiler._child_join(table, {fact, *parents}) is not None:
+            return 10
+        return None
+
+    def _best_attribute(self, keys: list[str], fact: str, fixed: set[str]) -> str | None:
+        ranked = []
+        for order, key in enumerate(keys):
+            distance = self._distance(self.domain.attribute(key).table, fact)
+            if distance is not None and key not in fixed:
+                ranked.append((distance, order, key))
+        return min(ranked)[2] if ranked else None
+
+    def _filters(self, fact: str, fixed: set[str], *, skip: set[int | None]) -> list[Filter]:
+        chosen: dict[str, list[str]] = {}
+        for index, mention in enumerate(self.mentions):
+            values = mention.all(Kind.VALUE)
+            if not values or (index in skip and mention.first(Kind.SUBJECT)):
+                continue
+            key = self._best_attribute([value.key for value in values], fact, fixed)
+            if key is None:
+                continue
+            code = next(value.code for value in values if value.key == key)
+            if code not in chosen.setdefault(key, []):
+                chosen[key].append(code)
+        return [Filter(key, tuple(codes)) for key, codes in chosen.items()]
+
+    def _concepts(self, fact: str) -> list[str]:
+        keys: list[str] = []
+        for mention in self.mentions:
+            for meaning in mention.all(Kind.CONCEPT):
+                tables = [table for table, _ in self.domain.concept(meaning.key).conditions]
+                if any(self._distance(table, fact) is not None for table in tables) and meaning.key not in keys:
+                    keys.append(meaning.key)
+        return keys
+
+    def _dimension_key(self, key: str, fact: str, fixed: set[str]) -> str:
+        if key in ("month", "year") or key.startswith(ENTITY):
+            return key
+        best = self._best_attribute(key.split("|"), fact, fixed)
+        if best is None:
+            raise NotUnderstood(f"cannot group by {key}")
+        return best
+
+    # -- follow-ups -----------------------------------------------------------------------------------
+
+    def _is_follow_up(self) -> bool:
+        if not self.mentions:
+            return self.reading.window is not None
+        opens = self.mentions[0].start == 0 and (self.mentions[0].first(Kind.FOLLOW_UP) or self.mentions[0].first(Kind.ONLY))
+        own_subject = any(
+            not self._is_weak(index, meaning)
+            for index, mention in enumerate(self.mentions)
+            if index not in self.dims.consumed
+            for meaning in mention.all(Kind.SUBJECT)
+        )
+        asks = self.has(Kind.COUNT) or (self.has(Kind.LIST) and own_subject)
+        if opens:
+            return not (own_subject and asks)
+        implies = self.has(Kind.MEASURE) or self.has(Kind.CONCEPT) or self.has(Kind.COUNT)
+        implies = implies or any(self._noun_dimension(m) == ENTITY + "equipment" and m.first(Kind.VALUE)
+                                 and i not in self.dims.consumed for i, m in enumerate(self.mentions))
+        return not own_subject and not implies
+
+    def _refine(self, base: StructuredQuery, new: StructuredQuery) -> StructuredQuery:
+        """Keep what the previous question said unless this one says otherwise."""
+        named = {item.attribute for item in new.filters}
+        if named & {"site", "country"}:
+            named |= {"site", "country"}
+        filters = [item for item in base.filters if item.attribute not in named] + list(new.filters)
+        dropped = {concept for key in named | set(new.concepts) for concept in _CONFLICTS.get(key, set())}
+        concepts = [c for c in base.concepts if c not in dropped] + [c for c in new.concepts if c not in base.concepts]
+        explicit_list = self.has(Kind.LIST) and not new.group_by and not self.has(Kind.COUNT)
+        output: Output = new.output if (new.measure or new.group_by or self.has(Kind.COUNT) or explicit_list) else base.output
+        group_by = new.group_by or (() if explicit_list or output == "list" else base.group_by)
+        ranked = bool(new.order)
+        return new.with_(
+            filters=tuple(filters), concepts=tuple(concepts), output=output, group_by=group_by,
+            window=new.window or base.window,
+            order=new.order if ranked else (base.order if group_by == base.group_by else None),
+            limit=new.limit if ranked or new.limit else (base.limit if group_by == base.group_by else None),
+            agg=new.agg or (base.agg if new.measure == base.measure else None),
+            extra_subjects=new.extra_subjects or (base.extra_subjects if new.subject == base.subject else ()),
+        )
