@@ -395,9 +395,11 @@ MEASURES = (
     Measure(
         "maintenance_cost", "work_orders", Label("maintenance cost", "costo de mantenimiento"),
         words("maintenance cost|cost|spend|spending|expense|expenditure|maintenance spend|total cost|money spent|"
-              "maintenance expense|how much did we spend|how much was spent",
+              "maintenance expense|how much did we spend|how much was spent|spent on maintenance|spend on maintenance|"
+              "spending on maintenance|expensive|costly|costliest|most expensive",
               "costo de mantenimiento|costo|coste|gasto|gasto de mantenimiento|cuánto gastamos|cuánto se gastó|"
-              "inversión en mantenimiento|erogación|costo total"),
+              "inversión en mantenimiento|erogación|costo total|gastamos en mantenimiento|gasto en mantenimiento|"
+              "gastado en mantenimiento|se gastó en mantenimiento|cuánto gastamos en mantenimiento|caro|costoso"),
         "sum", "w.labor_cost + w.parts_cost", "maintenance_cost_usd", unit="USD", conditions=(_COMPLETED,),
         date_column="w.completed_at",
     ),

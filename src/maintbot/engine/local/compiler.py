@@ -100,7 +100,7 @@ class QueryCompiler:
             if named.table == fact:
                 conditions += named.conditions
         owner = subject if subject.table == fact else self._owner(fact)
-        named_keys = {item.attribute for item in query.filters} | set(query.concepts)
+        named_keys = {item.attribute for item in query.filters} | set(query.concepts) | set(query.group_by)
         if "inactive" in query.concepts:
             named_keys.add("active")
         if owner is not None:

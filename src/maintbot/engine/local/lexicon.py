@@ -83,11 +83,11 @@ _CUES: dict[Kind, tuple[str, str, str]] = {
     Kind.TREND: ("month", "trend|over time|monthly|month by month|month over month|evolution|history|historical|time series|each month|every month",
                  "tendencia|evolución|mensual|mensualmente|mes a mes|histórico|a lo largo del tiempo|serie|cada mes|comportamiento mensual"),
     Kind.MONTH: ("month", "month", "mes"),
-    Kind.DUE: ("due", "due|are due|is due|fall due|falls due|come due|coming due|scheduled|expire|expiring|upcoming",
+    Kind.DUE: ("due", "due|fall due|falls due|come due|coming due|scheduled|expire|expiring|upcoming",
                "vencen|vence|vencer|toca|tocan|programado|corresponden|proximo a vencer|por vencer"),
     Kind.YEAR: ("year", "year|yearly|annual|annually|per year|each year", "año|anual|anualmente|cada año"),
-    Kind.COUNT: ("count", "how many|number of|count|count of|total number|quantity of|amount of|number",
-                 "cuantos|cuantas|cuanto|cuanta|numero de|cantidad de|total de|conteo|contar|numero|cantidad"),
+    Kind.COUNT: ("count", "how many|number of|count|count of|total number|quantity of|amount of|number|size of|how big|how large",
+                 "cuantos|cuantas|cuanto|cuanta|numero de|cantidad de|total de|conteo|contar|numero|cantidad|tamaño de|volumen de"),
     Kind.LIST: ("list", "list|show|which|what|display|give me|tell me|what are|enumerate|name|get|find",
                 "lista|listar|listado|muestra|muestrame|mostrar|cuales|cual|que|dame|dime|enumera|indica|busca|quienes|quien|ver|mostra"),
     Kind.FOLLOW_UP: ("and", "and|what about|how about|and what about|same for|same but|and for|and in|and at|and also|now for|instead",
@@ -102,8 +102,8 @@ _CUES: dict[Kind, tuple[str, str, str]] = {
     Kind.BYE: ("bye", "bye|goodbye|see you|see ya|good night", "adios|chao|chau|hasta luego|nos vemos|hasta pronto"),
 }
 _RANKS = {
-    "desc": ("most|highest|largest|biggest|greatest|top|worst|more|most common|most frequent|most often|most frequently|maximum|the most|max|heaviest|longest",
-             "mas|mayor|mayores|peor|peores|principales|mas comun|mas frecuente|mas frecuentes|con mas|top|mas alto|mas alta|maximo|maxima|mas veces|mas largo"),
+    "desc": ("most expensive|costliest|most costly|most|highest|largest|biggest|greatest|top|worst|more|most common|most frequent|most often|most frequently|maximum|the most|max|heaviest|longest",
+             "mas caro|mas costoso|mas|mayor|mayores|peor|peores|principales|mas comun|mas frecuente|mas frecuentes|con mas|top|mas alto|mas alta|maximo|maxima|mas veces|mas largo"),
     "asc": ("least|lowest|fewest|smallest|minimum|min|less|least common|least frequent|shortest",
             "menos|menor|menores|minimo|minima|mas bajo|mas baja|menos comun|menos frecuente|mas corto"),
 }

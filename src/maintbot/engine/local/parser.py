@@ -87,13 +87,12 @@ class QuestionParser:
     def parse(
         self, question: str, *, previous: StructuredQuery | None, language: Language | None, fallback: Language = "en"
     ) -> Parsed:
-        reading = self._read(question)
-        words = [word for mention in reading.mentions for word in mention.surface] + reading.unknown
         spoken = language or ("es" if has_spanish_marks(question) else detect_language(
-            [*normalise(question).split(), *words], fallback=fallback))
+            normalise(question).split(), fallback=fallback))
         if asks_to_change_data(question):
             return Parsed("refused", spoken)
-        if not self._has_data(reading):
+        reading = self._read(question)
+        if not self._has_data(reading) and not (previous is not None and self._refines(reading)):
             return self._conversation(reading, spoken)
         try:
             query = _QueryBuilder(self, reading, previous).build()
@@ -106,9 +105,8 @@ class QuestionParser:
     def _read(self, question: str) -> _Reading:
         window, rest = find_window(normalise(question), today=self.today())
         words = tokens(rest)
-        number = next((int(word) for word in words if word.isdigit() and 0 < int(word) <= 1000), None)
-        if number is not None:
-            words.remove(str(number))
+        position = next((i for i, word in enumerate(words) if word.isdigit() and 0 < int(word) <= 1000), None)
+        number = int(words.pop(position)) if position is not None else None
         mentions = self.lexicon.scan(words)
         covered = {index for mention in mentions for index in range(mention.start, mention.end)}
         unknown = [w for i, w in enumerate(words) if i not in covered and w not in STOPWORDS and not w.isdigit()]
@@ -119,6 +117,12 @@ class QuestionParser:
         data_kinds = {Kind.SUBJECT, Kind.MEASURE, Kind.VALUE, Kind.CONCEPT, Kind.TREND, Kind.ATTRIBUTE, Kind.DUE}
         has_data = any(m.kind in data_kinds for mention in reading.mentions for m in mention.meanings)
         return has_data or reading.window is not None
+
+    @staticmethod
+    def _refines(reading: _Reading) -> bool:
+        """"¿Y cuáles son?", "and how many?": cues that only make sense about the previous question."""
+        cues = {Kind.LIST, Kind.COUNT, Kind.FOLLOW_UP, Kind.ONLY, Kind.GROUP, Kind.RANK, Kind.MONTH, Kind.YEAR}
+        return not reading.unknown and any(m.kind in cues for mention in reading.mentions for m in mention.meanings)
 
     @staticmethod
     def _has_core(reading: _Reading) -> bool:
@@ -155,8 +159,10 @@ class _QueryBuilder:
         subject, extra, subject_index = self._subject(measure)
         base = self.previous
         if base is not None:
-            measure = measure or (base.measure if subject is None else None)
-            subject = subject or base.subject
+            # In a follow-up only a noun names a new subject; "critical" or "chillers" refine the old one.
+            named = subject if subject_index is not None else None
+            measure = measure or (base.measure if named is None else None)
+            subject = named or (subject if measure and measure != base.measure else base.subject)
         if subject is None:
             raise NotUnderstood("no subject")
         fact = self.domain.measure(measure).table if measure else self.domain.subject(subject).table
@@ -216,19 +222,29 @@ class _QueryBuilder:
         dims.limit = self.reading.number or (DEFAULT_TOP if plural else 1)
 
     def _ranked_noun(self, rank: int, consumed: set[int]) -> int | None:
-        """Which noun is ranked: after "which"/"top", else an attribute, else the entity before "most"."""
-        for index, mention in enumerate(self.mentions[:-1]):
-            opens = mention.first(Kind.LIST) or (mention.first(Kind.RANK) and mention.first(Kind.RANK).key == "desc"
-                                                 and mention.surface[0] == "top")
-            nxt = index + 1
-            if opens and nxt not in consumed and self._noun_dimension(self.mentions[nxt]) is not None:
-                return nxt
+        """Which noun is ranked: after "which"/"top", else an attribute, else the entity around "most"."""
+        skippable = (Kind.MEASURE, Kind.RANK, Kind.AGG, Kind.COUNT)
+        for index, mention in enumerate(self.mentions):
+            top = mention.first(Kind.RANK) is not None and mention.surface[0] == "top"
+            if not (mention.first(Kind.LIST) or top):
+                continue
+            for following in range(index + 1, min(index + 3, len(self.mentions))):
+                candidate = self.mentions[following]
+                if following not in consumed and self._noun_dimension(candidate) is not None:
+                    return following
+                if not any(candidate.first(kind) for kind in skippable):
+                    break
         for index, mention in enumerate(self.mentions):
             if index not in consumed and (mention.first(Kind.ATTRIBUTE) or mention.first(Kind.MONTH)):
                 return index
-        for index in range(rank - 1, -1, -1):
-            if index not in consumed and self._noun_dimension(self.mentions[index]) is not None:
-                return index
+        before = [i for i in range(rank - 1, -1, -1) if i not in consumed and self._noun_dimension(self.mentions[i])]
+        if before:
+            return before[0]
+        # "maximum pressure of the compressors" is an aggregate; "top 3 most expensive equipment" a ranking.
+        if not self.mentions[rank].first(Kind.AGG) and any(mention.first(Kind.MEASURE) for mention in self.mentions):
+            after = [i for i in range(rank + 1, len(self.mentions))
+                     if i not in consumed and self._noun_dimension(self.mentions[i])]
+            return after[0] if after else None
         return None
 
     def _noun_dimension(self, mention: Mention) -> str | None:
@@ -277,7 +293,7 @@ class _QueryBuilder:
             owner = _SUBJECT_OF_TABLE.get(table)
             return (same[0] if same else owner), same[1:], None
         chosen = (strong or candidates)[:1]
-        if chosen:
+        if chosen and (strong or self._implied_subject() is None):
             return chosen[0][1].key, [], chosen[0][0]
         return self._implied_subject(), [], None
 
