@@ -225,8 +225,9 @@ ATTRIBUTES = (
             _value("on_hold", "on hold", "en espera",
                    ("on hold|paused|waiting|blocked|suspended|held", "en espera|pausado|suspendido|bloqueado|detenido")),
             _value("completed", "completed", "completada",
-                   ("completed|complete|done|finished|closed|resolved|fixed",
-                    "completado|terminado|cerrado|finalizado|concluido|resuelto|realizado|hecho")),
+                   ("completed|complete|done|finished|closed|resolved|fixed|completes|closes|finishes",
+                    "completado|terminado|cerrado|finalizado|concluido|resuelto|realizado|hecho|completó|completaron|"
+                    "cerró|cerraron|terminó|terminaron|finalizó|finalizaron|resolvió|resolvieron|realizó|realizaron")),
             _value("cancelled", "cancelled", "cancelada", ("cancelled|canceled|cancelled orders", "cancelado|anulado")),
         ),
     ),
@@ -317,7 +318,7 @@ SUBJECTS = (
     Subject(
         "failures", "work_orders", Label("failure", "falla", "failures", "fallas", es_feminine=True),
         words("failure|breakdown|fault|corrective work order|corrective order|corrective maintenance|malfunction|"
-              "incident|fail|failed|break down|broke down",
+              "incident|fail|failed|broke down|broken down",
               "falla|avería|fallo|orden correctiva|mantenimiento correctivo|incidente|descompostura|fallan|fallaron|"
               "falló|se averían|se descomponen|se rompen"),
         key_column="w.id",
@@ -396,10 +397,11 @@ MEASURES = (
         "maintenance_cost", "work_orders", Label("maintenance cost", "costo de mantenimiento"),
         words("maintenance cost|cost|spend|spending|expense|expenditure|maintenance spend|total cost|money spent|"
               "maintenance expense|how much did we spend|how much was spent|spent on maintenance|spend on maintenance|"
-              "spending on maintenance|expensive|costly|costliest|most expensive",
+              "spending on maintenance|expensive|costly|costliest|most expensive|cost us|did it cost|spent|spend",
               "costo de mantenimiento|costo|coste|gasto|gasto de mantenimiento|cuánto gastamos|cuánto se gastó|"
               "inversión en mantenimiento|erogación|costo total|gastamos en mantenimiento|gasto en mantenimiento|"
-              "gastado en mantenimiento|se gastó en mantenimiento|cuánto gastamos en mantenimiento|caro|costoso"),
+              "gastado en mantenimiento|se gastó en mantenimiento|cuánto gastamos en mantenimiento|caro|costoso|"
+              "costado|ha costado|cuesta|costó|cuestan|costaron|gastó|gastaron|gasta|gastamos"),
         "sum", "w.labor_cost + w.parts_cost", "maintenance_cost_usd", unit="USD", conditions=(_COMPLETED,),
         date_column="w.completed_at",
     ),
@@ -524,6 +526,7 @@ CONCEPTS = (
         "low_stock", Label("at or below their reorder point", "en o por debajo de su punto de reorden"),
         words("low stock|low on stock|below reorder point|below the reorder point|at or below reorder point|"
               "to reorder|need reordering|needs reordering|need to be reordered|needs to be reordered|running low|"
+              "running low on stock|running low on inventory|running out|run out|"
               "low inventory|short supply|understocked|under stocked|reorder|restock|need restocking|needs restocking",
               "bajo inventario|bajo stock|stock bajo|inventario bajo|por reordenar|hay que reordenar|reordenar|"
               "por debajo del punto de reorden|en punto de reorden|pocas existencias|por pedir|hay que pedir|"
@@ -534,8 +537,11 @@ CONCEPTS = (
     Concept(
         "unassigned", Label("without an assigned technician", "sin técnico asignado"),
         words("unassigned|without technician|without a technician|without an assigned technician|"
-              "without assigned technician|with no technician|no technician|not assigned|no one assigned|nobody assigned",
-              "sin técnico|sin técnico asignado|sin asignar|no asignado|sin responsable|sin asignación|sin nadie asignado"),
+              "without assigned technician|with no technician|no technician|not assigned|no one assigned|nobody assigned|"
+              "nobody is assigned|no one is assigned|not assigned to anyone|without anyone assigned|no assignee|"
+              "without an assignee|with no assignee",
+              "sin técnico|sin técnico asignado|sin asignar|no asignado|sin responsable|sin asignación|sin nadie asignado|"
+              "nadie asignado|que nadie tiene asignada|no tienen técnico|no tiene técnico|sin nadie"),
         conditions=(("work_orders", Condition("w.technician_id IS NULL", ("work_orders",))),),
         implies_subject="work_orders",
     ),

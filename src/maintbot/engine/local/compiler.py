@@ -63,11 +63,13 @@ class QueryCompiler:
         if query.output == "list" and not group:
             return [self._column(sql, alias) for sql, alias in subject.list_columns], []
         if measure is None:
-            value = Column("COUNT(*)", count_alias(subject.key), fact)
-        else:
-            agg = query.agg if (query.agg and not measure.fixed_agg) else measure.agg
-            value = Column(f"{agg.upper()}({measure.value_sql})", measure_alias(measure, agg), fact)
-        return [*group, value], group
+            return [*group, Column("COUNT(*)", count_alias(subject.key), fact)], group
+        agg = query.agg if (query.agg and not measure.fixed_agg) else measure.agg
+        values = [Column(f"{agg.upper()}({measure.value_sql})", measure_alias(measure, agg), fact)]
+        for key in query.also:
+            extra = self.domain.measure(key)
+            values.append(Column(f"{extra.agg.upper()}({extra.value_sql})", measure_alias(extra, extra.agg), fact))
+        return [*group, *values], group
 
     def _dimension(
         self, dimension: str, query: StructuredQuery, subject: Subject, measure: Measure | None
@@ -251,7 +253,7 @@ class QueryCompiler:
             return [selects[0].sql]
         if not group:
             return []
-        value = selects[-1].alias
+        value = selects[len(group)].alias
         time = [column.alias for column in group if column.alias in ("month", "year")]
         if query.order:
             return [f"{value} {query.order.upper()}", *[column.sql for column in group]]

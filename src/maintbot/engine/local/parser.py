@@ -42,6 +42,7 @@ _FIXED_ATTRIBUTES = {"failures": {"work_order_type"}, "mttr": {"work_order_type"
 # Concepts that contradict a status the user names afterwards ("and the completed ones?").
 _CONFLICTS = {"work_order_status": {"open", "overdue", "active"}, "active": {"inactive"}, "inactive": {"active"}}
 DEFAULT_TOP = 10
+_SPENDING = frozenset({"maintenance_cost", "labor_cost", "parts_cost"})
 
 
 class NotUnderstood(Exception):
@@ -171,7 +172,8 @@ class _QueryBuilder:
         concepts = self._concepts(fact)
         group_by = [self._dimension_key(key, fact, fixed) for key in self.dims.keys]
         query = StructuredQuery(
-            subject=subject, measure=measure, agg=self._agg(measure), output=self._output(measure),
+            subject=subject, measure=measure, also=self._also(measure), agg=self._agg(measure),
+            output=self._output(measure),
             filters=tuple(filters), concepts=tuple(concepts), group_by=tuple(group_by), window=self.reading.window,
             order=self.dims.order, limit=self.dims.limit, extra_subjects=tuple(extra),
         )
@@ -274,6 +276,19 @@ class _QueryBuilder:
             return "purchase_cost"
         return chosen
 
+    def _also(self, measure: str | None) -> tuple[str, ...]:
+        """Other measures asked for alongside the first, when they count over exactly the same rows."""
+        if measure is None:
+            return ()
+        first = self.domain.measure(measure)
+        keys = [m.key for mention in self.mentions for m in mention.all(Kind.MEASURE) if not m.weak]
+        same_rows = [
+            key for key in dict.fromkeys(keys)
+            if key != measure and self.domain.measure(key).table == first.table
+            and self.domain.measure(key).conditions == first.conditions
+        ]
+        return tuple(same_rows)
+
     def _mentions_subject(self, key: str) -> bool:
         return any(m.key == key for mention in self.mentions for m in mention.all(Kind.SUBJECT))
 
@@ -363,12 +378,18 @@ class _QueryBuilder:
             if not values or (index in skip and mention.first(Kind.SUBJECT)):
                 continue
             key = self._best_attribute([value.key for value in values], fact, fixed)
-            if key is None:
+            if key is None or self._spent_on_maintenance(mention, key):
                 continue
             code = next(value.code for value in values if value.key == key)
             if code not in chosen.setdefault(key, []):
                 chosen[key].append(code)
         return [Filter(key, tuple(codes)) for key, codes in chosen.items()]
+
+    def _spent_on_maintenance(self, mention: Mention, key: str) -> bool:
+        """In "¿cuánto se gastó en mantenimiento?" the words "en mantenimiento" say what the money went on,
+        not that the equipment is under maintenance."""
+        spending = any(m.key in _SPENDING for other in self.mentions for m in other.all(Kind.MEASURE))
+        return spending and key == "equipment_status" and mention.surface[0] in ("en", "on", "in", "for")
 
     def _concepts(self, fact: str) -> list[str]:
         keys: list[str] = []

@@ -27,6 +27,8 @@ class StructuredQuery:
     subject: str
     output: Output = "count"
     measure: str | None = None
+    # More measures over the same rows, shown side by side ("labor cost versus parts cost").
+    also: tuple[str, ...] = ()
     agg: Agg | None = None
     filters: tuple[Filter, ...] = ()
     concepts: tuple[str, ...] = ()
@@ -50,6 +52,7 @@ class StructuredQuery:
             subject=data["subject"],
             output=data.get("output", "count"),
             measure=data.get("measure"),
+            also=tuple(data.get("also", ())),
             agg=data.get("agg"),
             filters=tuple(Filter(item["attribute"], tuple(item["values"])) for item in data.get("filters", ())),
             concepts=tuple(data.get("concepts", ())),

@@ -107,10 +107,13 @@ class AnswerWriter:
             return self._grouped(query, columns, rows, language)
         if query.output == "list":
             return self._listed(query, rows, language)
-        value = rows[0][-1] if rows else None
         if query.output == "count":
-            return self._counted(query, int(value or 0), language)
-        return self._measured(query, value, language)
+            return self._counted(query, int((rows[0][-1] if rows else 0) or 0), language)
+        sentences = [self._measured(query, rows[0][0] if rows else None, language)]
+        for index, key in enumerate(query.also, start=1):
+            extra = query.with_(measure=key, also=(), agg=None)
+            sentences.append(self._measured(extra, rows[0][index] if rows else None, language))
+        return " ".join(sentences)
 
     def _counted(self, query: StructuredQuery, count: int, language: str) -> str:
         noun, is_type = self.noun(query, language, plural=count != 1)
@@ -149,8 +152,9 @@ class AnswerWriter:
         if not rows:
             return f"No hay {what}{tail}." if language == "es" else f"No {what} found{tail}."
         unit = self.domain.measure(query.measure).unit if query.measure else ""
-        top_label = " · ".join(self._label(query.group_by[0], cell, language) for cell in rows[0][:-1][:2])
-        top = f"{top_label} ({number(rows[0][-1], unit)})"
+        width = len(columns) - 1 - len(query.also)
+        top_label = " · ".join(self._label(query.group_by[0], cell, language) for cell in rows[0][:width][:2])
+        top = f"{top_label} ({number(rows[0][width], unit)})"
         if query.order and query.limit == 1:
             word = "más" if query.order == "desc" else "menos"
             if language == "es":

@@ -1,0 +1,1 @@
+"""The maintenance (CMMS) database: its SQLAlchemy models and the deterministic demo data generator."""

@@ -1,0 +1,101 @@
+"""What route handlers receive: `Annotated` aliases over the objects the lifespan built."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from typing import Annotated, TypedDict, cast
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from maintbot.chat import ChatService
+from maintbot.engine.base import Engine
+from maintbot.errors import Unauthorized
+from maintbot.settings import Settings
+from maintbot.sql.executor import ReadOnlyExecutor
+from maintbot.sql.guard import SqlGuard
+
+
+class State(TypedDict):
+    """Everything long-lived, built once by the lifespan and disposed when the app stops."""
+
+    settings: Settings
+    state_engine: AsyncEngine
+    state_sessions: async_sessionmaker[AsyncSession]
+    executor: ReadOnlyExecutor
+    guard: SqlGuard
+    engine: Engine
+
+
+def lifespan_state(request: Request) -> State:
+    """The lifespan's state, which the server copies into every request's scope."""
+    return cast(State, request.scope["state"])
+
+
+def get_settings(request: Request) -> Settings:
+    return lifespan_state(request)["settings"]
+
+
+async def get_state_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A state-DB session that commits when the handler succeeds and rolls back when it fails."""
+    async with lifespan_state(request)["state_sessions"]() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+def get_engine(request: Request) -> Engine:
+    return lifespan_state(request)["engine"]
+
+
+def get_executor(request: Request) -> ReadOnlyExecutor:
+    return lifespan_state(request)["executor"]
+
+
+def get_guard(request: Request) -> SqlGuard:
+    return lifespan_state(request)["guard"]
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+# "function" scope: the commit happens before the response is sent, so an acknowledged message is stored.
+StateSessionDep = Annotated[AsyncSession, Depends(get_state_session, scope="function")]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+ExecutorDep = Annotated[ReadOnlyExecutor, Depends(get_executor)]
+GuardDep = Annotated[SqlGuard, Depends(get_guard)]
+LifespanStateDep = Annotated[State, Depends(lifespan_state)]
+
+
+def get_chat_service(
+    settings: SettingsDep, db: StateSessionDep, engine: EngineDep, guard: GuardDep, executor: ExecutorDep
+) -> ChatService:
+    return ChatService(
+        db=db, engine=engine, guard=guard, executor=executor, max_message_chars=settings.max_message_chars
+    )
+
+
+ChatServiceDep = Annotated[ChatService, Depends(get_chat_service)]
+
+
+# Declared as a security scheme so that Swagger UI offers an "Authorize" button for it.
+_API_KEY_HEADER = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="Needed on /api/ routes when the service has API keys."
+)
+
+
+async def require_api_key(
+    settings: SettingsDep, x_api_key: Annotated[str | None, Security(_API_KEY_HEADER)] = None
+) -> None:
+    """When API keys are configured, refuse requests without one of them in `X-API-Key`."""
+    if not settings.api_keys:
+        return
+    offered = (x_api_key or "").encode()
+    # Compare with every key, in constant time each, so timing tells nothing about which part matched.
+    matches = [secrets.compare_digest(offered, key.get_secret_value().encode()) for key in settings.api_keys]
+    if not any(matches):
+        raise Unauthorized("A valid API key is required in the X-API-Key header.")

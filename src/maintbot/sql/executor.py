@@ -1,0 +1,331 @@
+"""The read-only executor: the one place that runs SQL against the maintenance database.
+
+It runs only statements the SQL guard produced (`GuardedSql`), on connections the database itself keeps
+read-only (SQLite: `mode=ro` and `PRAGMA query_only`; PostgreSQL: `SET TRANSACTION READ ONLY`), under a
+statement timeout, and hands back at most `row_cap` JSON-ready rows.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import date, datetime, timedelta
+from datetime import time as time_of_day
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+from uuid import UUID
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy import event
+from sqlalchemy.engine import URL, CursorResult, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from maintbot.errors import DependencyUnavailable, QueryFailed, QueryTimeout
+from maintbot.sql.types import Dialect, GuardedSql, QueryResult
+
+# SQLite VM instructions between two deadline checks: about a millisecond of work, precise enough for
+# the timeout without taking the GIL from the event loop thousands of times a second.
+_PROGRESS_STEPS = 20_000
+# Longest string or blob SQLite may build: keeps replace()/concatenation bombs small.
+_SQLITE_MAX_LENGTH = 10_000_000
+# A modest pool: a few questions run at once, the rest wait their turn without blocking the event loop.
+_POOL_SIZE = 5
+_MAX_OVERFLOW = 5
+# PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout.
+_PG_QUERY_CANCELED = "57014"
+# Client-side margin over the server-side timeout, for a server or network that stops answering.
+_PG_CLIENT_GRACE_S = 5.0
+_MAX_ERROR_CHARS = 200
+
+
+class ReadOnlyExecutor:
+    """Runs guarded statements on read-only connections to the maintenance database."""
+
+    dialect: Dialect
+
+    def __init__(
+        self, *, engine: AsyncEngine, dialect: Dialect, statement_timeout_s: float, row_cap: int
+    ) -> None:
+        """Wrap an engine built by `connect`; use `connect` rather than calling this directly."""
+        self.dialect = dialect
+        self._engine = engine
+        self._timeout_s = statement_timeout_s
+        self._row_cap = row_cap
+
+    @classmethod
+    async def connect(cls, *, url: str, statement_timeout_s: float, row_cap: int) -> ReadOnlyExecutor:
+        """Build the executor for an async SQLAlchemy `url` (SQLite via aiosqlite, PostgreSQL via asyncpg).
+
+        Connections open lazily: call `ping()` to check that the database answers.
+        """
+        if statement_timeout_s <= 0 or row_cap < 1:
+            raise ValueError("statement_timeout_s must be positive and row_cap at least 1")
+        parsed = make_url(url)
+        backend = parsed.get_backend_name()
+        if backend == "sqlite":
+            return cls(
+                engine=_sqlite_engine(parsed),
+                dialect="sqlite",
+                statement_timeout_s=statement_timeout_s,
+                row_cap=row_cap,
+            )
+        if backend == "postgresql":
+            return cls(
+                engine=_postgres_engine(parsed, statement_timeout_s=statement_timeout_s),
+                dialect="postgres",
+                statement_timeout_s=statement_timeout_s,
+                row_cap=row_cap,
+            )
+        raise ValueError(f"unsupported maintenance database backend: {backend}")
+
+    async def run(self, query: GuardedSql) -> QueryResult:
+        """Run one guarded statement and return its first `row_cap` rows, JSON-ready.
+
+        Raises `QueryTimeout` past the statement timeout, `QueryFailed` when the database refuses the
+        statement, `DependencyUnavailable` when it cannot be reached.
+        """
+        if not isinstance(query, GuardedSql):
+            raise TypeError("ReadOnlyExecutor.run takes only statements checked by the SQL guard")
+        started = time.perf_counter()
+        async with self._connection() as connection:
+            if self.dialect == "sqlite":
+                columns, rows = await self._run_sqlite(connection, query.sql)
+            else:
+                columns, rows = await self._run_postgres(connection, query.sql)
+        truncated = len(rows) > self._row_cap
+        return QueryResult(
+            columns=columns,
+            rows=[[_json_ready(value) for value in row] for row in rows[: self._row_cap]],
+            truncated=truncated,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+
+    async def ping(self) -> None:
+        """Run `SELECT 1`; raises `DependencyUnavailable` when the database does not answer."""
+        async with self._connection() as connection:
+            try:
+                await connection.exec_driver_sql("SELECT 1")
+            except SQLAlchemyError as error:
+                raise DependencyUnavailable("the maintenance database does not answer") from error
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self._engine.dispose()
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        """Check out a pooled connection; failing to get one means the database is unavailable."""
+        try:
+            connection = await self._engine.connect()
+        except (SQLAlchemyError, OSError) as error:
+            raise DependencyUnavailable("the maintenance database cannot be reached") from error
+        try:
+            yield connection
+        finally:
+            await connection.close()
+
+    async def _run_sqlite(
+        self, connection: AsyncConnection, sql: str
+    ) -> tuple[list[str], list[Sequence[Any]]]:
+        """Run on SQLite with a progress handler that aborts the statement past the deadline."""
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection  # the aiosqlite.Connection; its sqlite3 handle lives in a thread
+        if driver is None:
+            raise DependencyUnavailable("the maintenance database connection was lost")
+        deadline = _Deadline(seconds=self._timeout_s)
+        await driver.set_progress_handler(deadline, _PROGRESS_STEPS)
+        try:
+            result = await connection.exec_driver_sql(sql)
+        except DBAPIError as error:
+            if deadline.expired:
+                raise self._timeout() from None
+            raise _query_failed(error) from None
+        finally:
+            # A pooled connection must not keep a handler whose deadline has passed.
+            await driver.set_progress_handler(None, _PROGRESS_STEPS)
+        return self._fetch(result)
+
+    async def _run_postgres(
+        self, connection: AsyncConnection, sql: str
+    ) -> tuple[list[str], list[Sequence[Any]]]:
+        """Run on PostgreSQL inside a read-only transaction with a local statement timeout."""
+        timeout_ms = max(1, int(self._timeout_s * 1000))
+        try:
+            # READ ONLY must precede every query of the transaction; the SET LOCALs end with it,
+            # so pooled connections keep their defaults.
+            await connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+            await connection.exec_driver_sql(f"SET LOCAL statement_timeout = {timeout_ms}")
+            # The guard read string literals the standard way; the server must too.
+            await connection.exec_driver_sql("SET LOCAL standard_conforming_strings = on")
+            result = await connection.exec_driver_sql(sql)
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) == _PG_QUERY_CANCELED:
+                raise self._timeout() from None
+            raise _query_failed(error) from None
+        except TimeoutError:
+            raise self._timeout() from None
+        # Closing the connection (in `_connection`) rolls the read-only transaction back.
+        return self._fetch(result)
+
+    def _fetch(self, result: CursorResult[Any]) -> tuple[list[str], list[Sequence[Any]]]:
+        """Column names and at most row_cap + 1 rows (one more than shown, to tell truncation)."""
+        if not result.returns_rows:
+            raise QueryFailed("the statement returned no rows")
+        return list(result.keys()), list(result.fetchmany(self._row_cap + 1))
+
+    def _timeout(self) -> QueryTimeout:
+        return QueryTimeout(f"the query ran longer than {self._timeout_s:g} s and was stopped")
+
+
+class _Deadline:
+    """SQLite progress handler: a non-zero return aborts the running statement."""
+
+    def __init__(self, *, seconds: float) -> None:
+        self._at = time.monotonic() + seconds
+        self.expired = False
+
+    def __call__(self) -> int:
+        if time.monotonic() > self._at:
+            self.expired = True
+            return 1
+        return 0
+
+
+class _ReadOnlySqliteConnection(sqlite3.Connection):
+    """sqlite3 connection with limits that hold even if a statement slips past the guard.
+
+    It is built in aiosqlite's worker thread, the only thread allowed to touch it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # No ATTACH at all: a read-only main database must not open a writable second one.
+        self.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        self.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, _SQLITE_MAX_LENGTH)
+        self.set_authorizer(_authorize_read)
+
+
+# What a SELECT needs SQLite to authorise; BEGIN/ROLLBACK come from the driver and change nothing.
+_SQLITE_READ_ACTIONS = frozenset(
+    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_TRANSACTION}
+)
+# Pragmas SQLAlchemy reads on connect; `query_only` may only be switched on.
+_SQLITE_READABLE_PRAGMAS = frozenset({"read_uncommitted", "query_only"})
+# Functions that reach outside the database or can spend seconds inside one call, where the progress
+# handler cannot stop them (printf('%.*c', 1e9, 'x') runs for many seconds).
+_SQLITE_DENIED_FUNCTIONS = frozenset(
+    {
+        "printf",
+        "format",
+        "load_extension",
+        "randomblob",
+        "zeroblob",
+        "fts3_tokenizer",
+        "readfile",
+        "writefile",
+    }
+)
+
+
+def _authorize_read(action: int, arg1: str | None, arg2: str | None, _db: str | None, _by: str | None) -> int:
+    """SQLite authorizer: reads only; writes, DDL, ATTACH, recursive CTEs, pragma changes are denied.
+
+    The query_only pragma can only be turned on, so no statement can undo the connect hook.
+    """
+    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _SQLITE_DENIED_FUNCTIONS:
+        return sqlite3.SQLITE_DENY
+    if action in _SQLITE_READ_ACTIONS:
+        return sqlite3.SQLITE_OK
+    pragma = (arg1 or "").lower()
+    if action != sqlite3.SQLITE_PRAGMA or pragma not in _SQLITE_READABLE_PRAGMAS:
+        return sqlite3.SQLITE_DENY
+    reads = arg2 is None
+    switches_on = pragma == "query_only" and (arg2 or "").lower() in {"on", "1", "true"}
+    return sqlite3.SQLITE_OK if reads or switches_on else sqlite3.SQLITE_DENY
+
+
+def sqlite_file_of(url: str | URL) -> Path | None:
+    """The database file of a SQLite URL, or None for other backends and in-memory databases."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        path = unquote(database.removeprefix("file:").split("?", 1)[0])
+        return Path(path) if path and path != ":memory:" else None
+    return Path(database)
+
+
+def _sqlite_engine(url: URL) -> AsyncEngine:
+    """An aiosqlite engine on the file opened read-only, with `PRAGMA query_only` on every connection."""
+    path = sqlite_file_of(url)
+    if path is None:
+        raise ValueError("the maintenance database must be a SQLite file, not an in-memory database")
+    read_only = url.set(
+        database=f"file:{quote(str(path))}",
+        query={**url.query, "mode": "ro", "uri": "true"},
+    )
+    engine = create_async_engine(
+        read_only,
+        pool_size=_POOL_SIZE,
+        max_overflow=_MAX_OVERFLOW,
+        connect_args={"factory": _ReadOnlySqliteConnection},
+    )
+    event.listen(engine.sync_engine, "connect", _set_query_only)
+    return engine
+
+
+def _set_query_only(dbapi_connection: Any, _record: Any) -> None:
+    """SQLAlchemy "connect" hook: the connection refuses every write, whatever the file allows."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only = ON")
+    cursor.close()
+
+
+def _postgres_engine(url: URL, *, statement_timeout_s: float) -> AsyncEngine:
+    """An asyncpg engine whose connections give up on a silent server a little after the timeout."""
+    return create_async_engine(
+        url,
+        pool_size=_POOL_SIZE,
+        max_overflow=_MAX_OVERFLOW,
+        pool_pre_ping=True,
+        connect_args={"timeout": 10.0, "command_timeout": statement_timeout_s + _PG_CLIENT_GRACE_S},
+    )
+
+
+def _query_failed(error: DBAPIError) -> QueryFailed | DependencyUnavailable:
+    """The database's own one-line reason, without the statement, parameters or driver internals."""
+    if error.connection_invalidated:
+        return DependencyUnavailable("the connection to the maintenance database was lost")
+    reason = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else ""
+    if reason.startswith("<class "):
+        reason = reason.split(">: ", 1)[-1]  # asyncpg errors arrive as "<class '…'>: message"
+    reason = reason[:_MAX_ERROR_CHARS] or type(error.orig).__name__
+    return QueryFailed(f"the database refused the query: {reason}")
+
+
+def _json_ready(value: Any) -> Any:
+    """A value the API can serialise as JSON: ISO text for dates, floats for decimals, hex for bytes."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return float(value) if value.is_finite() else None
+    if isinstance(value, datetime | date | time_of_day):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return to_jsonable_python(value)  # ISO 8601 duration, e.g. "P3DT4H"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_json_ready(item) for item in value]
+    return str(value)

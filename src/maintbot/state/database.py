@@ -1,0 +1,50 @@
+"""Opening the state DB: the async engine, its tables and the session factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from maintbot.sql.executor import sqlite_file_of
+from maintbot.state.models import StateBase
+
+
+async def open_state_database(url: str) -> AsyncEngine:
+    """Connect to the state DB and create its tables if they are missing.
+
+    A SQLite file gets its folder created first, so that a fresh `data_dir` works.
+    """
+    is_sqlite = make_url(url).get_backend_name() == "sqlite"
+    database_file = sqlite_file_of(url)
+    if database_file is not None:
+        await anyio.Path(database_file).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, pool_pre_ping=not is_sqlite)
+    if is_sqlite:
+        event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+    async with engine.begin() as connection:
+        await connection.run_sync(StateBase.metadata.create_all)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # SQLite ignores foreign keys (and so ON DELETE CASCADE) unless asked on every connection;
+    # WAL lets readers go on while a writer commits, which matters with several workers.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose objects stay readable after commit (the answer is built from them)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def ping_state_database(engine: AsyncEngine) -> None:
+    """Raise if the state DB cannot answer `SELECT 1`."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))

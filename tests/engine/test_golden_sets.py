@@ -1,0 +1,49 @@
+"""Execution accuracy of the built-in engine, measured the way users measure it: `maintbot eval`.
+
+Each set goes through the HTTP API (in process), its gold SQL runs on the same demo database, and the
+database must be unchanged afterwards. The project's own questions are phrased differently from the
+development set, in both languages, with other filters; the development set is measured too when the
+shared folder is beside the project (CI has it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from maintbot.cli import cli
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+DEV_SET = Path(__file__).resolve().parents[3] / "shared" / "eval" / "dev.jsonl"
+
+
+def run_eval(path: Path, *, database: Path, data_dir: Path, minimum: float) -> str:
+    env = {"MAINTBOT_DATA_DIR": str(data_dir), "MAINTBOT_LOG_LEVEL": "WARNING"}
+    result = CliRunner().invoke(
+        cli, ["eval", str(path), "--database", str(database), "--min-accuracy", str(minimum)], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert "database sha256 before" in result.output
+    return result.output
+
+
+def test_the_projects_own_questions_are_all_answered_right(demo_database: Path, tmp_path: Path) -> None:
+    output = run_eval(GOLDEN / "questions.jsonl", database=demo_database, data_dir=tmp_path, minimum=1.0)
+    assert "accuracy: 1.00" in output
+
+
+def test_held_out_questions_written_without_seeing_the_engine(demo_database: Path, tmp_path: Path) -> None:
+    output = run_eval(GOLDEN / "heldout.jsonl", database=demo_database, data_dir=tmp_path, minimum=0.9)
+    assert "accuracy:" in output
+
+
+@pytest.mark.skipif(
+    not DEV_SET.exists() and os.environ.get("CI") != "true",
+    reason="the development set lives in ../shared/eval, which is not beside this checkout",
+)
+def test_the_development_set_scores_at_least_95_percent(demo_database: Path, tmp_path: Path) -> None:
+    output = run_eval(DEV_SET, database=demo_database, data_dir=tmp_path, minimum=0.95)
+    assert "accuracy:" in output
