@@ -88,8 +88,9 @@ class QuestionParser:
     def parse(
         self, question: str, *, previous: StructuredQuery | None, language: Language | None, fallback: Language = "en"
     ) -> Parsed:
-        spoken = language or ("es" if has_spanish_marks(question) else detect_language(
-            normalise(question).split(), fallback=fallback))
+        # Accents and ¿ only break ties: "And in Bogotá?" is English.
+        tie_breaker: Language = "es" if has_spanish_marks(question) else fallback
+        spoken = language or detect_language(normalise(question).split(), fallback=tie_breaker)
         if asks_to_change_data(question):
             return Parsed("refused", spoken)
         reading = self._read(question)
