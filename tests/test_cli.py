@@ -53,7 +53,9 @@ def test_demo_data_refuses_a_malformed_date(tmp_path: Path) -> None:
 
 
 def test_demo_data_reports_an_unwritable_target_in_one_line(tmp_path: Path) -> None:
-    code, _, err = run("demo-data", str(tmp_path / "missing-folder" / "demo.sqlite3"), "--scale", "0.05")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code, _, err = run("demo-data", str(blocker / "demo.sqlite3"), "--scale", "0.05")
 
     assert code == 1
     assert err.startswith("error: ")

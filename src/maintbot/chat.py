@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +31,7 @@ from maintbot.sql.executor import ReadOnlyExecutor
 from maintbot.sql.guard import SqlGuard
 from maintbot.sql.types import QueryResult
 from maintbot.state import repository
-from maintbot.state.models import ChatMessage, ChatSession, Role, new_message_id, utc_now
+from maintbot.state.models import ChatMessage, ChatSession, Role, new_message_id, new_session_id, utc_now
 
 log = structlog.get_logger(__name__)
 
@@ -90,6 +91,15 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
+class Conversation:
+    """The conversation a question belongs to, as read before answering it."""
+
+    session_id: str
+    is_new: bool
+    context: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
 class ChatService:
     """Answers questions and keeps the conversations they belong to, on one state-DB session."""
 
@@ -100,49 +110,55 @@ class ChatService:
     max_message_chars: int
 
     async def answer(self, *, request: ChatRequest) -> ChatAnswer:
-        """Answer one question in its conversation (a new one when `session_id` is absent) and store both."""
+        """Answer one question in its conversation (a new one when `session_id` is absent) and store both.
+
+        Nothing is written until the answer is ready: the state DB sees one short write transaction per
+        question, so concurrent questions never hold its write lock while their query runs.
+        """
         stopwatch = Stopwatch()
         asked_at = utc_now()
         self._check_length(request.message)
         with stopwatch.stage("session"):
-            chat_session = await self._open_session(request.session_id)
-            previous = await repository.last_assistant_message(db=self.db, session_id=chat_session.id)
+            conversation = await self._conversation(request.session_id)
         with stopwatch.stage("understand"):
             understanding = await self.engine.understand(
-                question=request.message,
-                language=request.language,
-                context=previous.context if previous is not None else None,
+                question=request.message, language=request.language, context=conversation.context
             )
         reply = await self._reply(understanding, stopwatch)
-        answer = self._answer_object(chat_session=chat_session, understanding=understanding, reply=reply)
+        answer = self._answer_object(
+            session_id=conversation.session_id, understanding=understanding, reply=reply
+        )
+        # What is stored is the answer as it stood before storing it; the reply adds how long that took.
+        stored = answer.model_copy(update={"timings_ms": stopwatch.timings()})
         with stopwatch.stage("persist"):
-            stored = await repository.add_exchange(
+            await repository.add_exchange(
                 db=self.db,
-                chat_session=chat_session,
+                session_id=conversation.session_id,
+                is_new_session=conversation.is_new,
                 question=request.message,
                 asked_at=asked_at,
-                answer=answer,
+                answer=stored,
                 attempted_sql=understanding.sql,
                 context=understanding.context,
             )
         answer = answer.model_copy(update={"timings_ms": stopwatch.timings()})
-        repository.replace_answer(reply=stored, answer=answer)
         self._record(answer)
         return answer
+
+    async def _conversation(self, session_id: str | None) -> Conversation:
+        """Who the question belongs to, and the previous answer's context; reads only."""
+        if session_id is None:
+            return Conversation(session_id=new_session_id(), is_new=True, context=None)
+        if not await repository.session_exists(db=self.db, session_id=session_id):
+            raise NotFound("There is no session with this id.")
+        context = await repository.last_context(db=self.db, session_id=session_id)
+        return Conversation(session_id=session_id, is_new=False, context=context)
 
     def _check_length(self, message: str) -> None:
         if len(message) > self.max_message_chars:
             raise InvalidRequest(
                 f"'message' is too long: {len(message)} characters, at most {self.max_message_chars}."
             )
-
-    async def _open_session(self, session_id: str | None) -> ChatSession:
-        if session_id is None:
-            return await repository.create_session(db=self.db)
-        chat_session = await repository.get_session(db=self.db, session_id=session_id)
-        if chat_session is None:
-            raise NotFound("There is no session with this id.")
-        return chat_session
 
     async def _reply(self, understanding: Understanding, stopwatch: Stopwatch) -> Reply:
         if understanding.intent != Intent.DATA:
@@ -172,12 +188,10 @@ class ChatService:
         QUERY_DURATION.observe(stopwatch.stages["execute"] / 1000)
         return result, guarded.source
 
-    def _answer_object(
-        self, *, chat_session: ChatSession, understanding: Understanding, reply: Reply
-    ) -> ChatAnswer:
+    def _answer_object(self, *, session_id: str, understanding: Understanding, reply: Reply) -> ChatAnswer:
         result = reply.result
         return ChatAnswer(
-            session_id=chat_session.id,
+            session_id=session_id,
             message_id=new_message_id(),
             answer=reply.text,
             language=understanding.language,

@@ -29,18 +29,24 @@ class State(TypedDict):
     engine: Engine
 
 
-def lifespan_state(request: Request) -> State:
-    """The lifespan's state, which the server copies into every request's scope."""
+# Dependencies are `async def` although they do no I/O: FastAPI runs plain `def` ones in a thread pool,
+# which cost a thread hop each on every request.
+def _state(request: Request) -> State:
     return cast(State, request.scope["state"])
 
 
-def get_settings(request: Request) -> Settings:
-    return lifespan_state(request)["settings"]
+async def lifespan_state(request: Request) -> State:
+    """The lifespan's state, which the server copies into every request's scope."""
+    return _state(request)
+
+
+async def get_settings(request: Request) -> Settings:
+    return _state(request)["settings"]
 
 
 async def get_state_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A state-DB session that commits when the handler succeeds and rolls back when it fails."""
-    async with lifespan_state(request)["state_sessions"]() as session:
+    async with _state(request)["state_sessions"]() as session:
         try:
             yield session
         except BaseException:
@@ -50,16 +56,16 @@ async def get_state_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
-def get_engine(request: Request) -> Engine:
-    return lifespan_state(request)["engine"]
+async def get_engine(request: Request) -> Engine:
+    return _state(request)["engine"]
 
 
-def get_executor(request: Request) -> ReadOnlyExecutor:
-    return lifespan_state(request)["executor"]
+async def get_executor(request: Request) -> ReadOnlyExecutor:
+    return _state(request)["executor"]
 
 
-def get_guard(request: Request) -> SqlGuard:
-    return lifespan_state(request)["guard"]
+async def get_guard(request: Request) -> SqlGuard:
+    return _state(request)["guard"]
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -71,7 +77,7 @@ GuardDep = Annotated[SqlGuard, Depends(get_guard)]
 LifespanStateDep = Annotated[State, Depends(lifespan_state)]
 
 
-def get_chat_service(
+async def get_chat_service(
     settings: SettingsDep, db: StateSessionDep, engine: EngineDep, guard: GuardDep, executor: ExecutorDep
 ) -> ChatService:
     return ChatService(

@@ -86,7 +86,8 @@ class Settings(BaseSettings):
     def _llm_needs_key(self) -> Settings:
         if self.engine in (EngineMode.LLM, EngineMode.HYBRID) and self.openai_api_key is None:
             raise ValueError(
-                f"MAINTBOT_ENGINE={self.engine.value} needs OPENAI_API_KEY; set it or use MAINTBOT_ENGINE=local"
+                f"MAINTBOT_ENGINE={self.engine.value} needs OPENAI_API_KEY; "
+                "set it or use MAINTBOT_ENGINE=local"
             )
         return self
 
@@ -145,7 +146,11 @@ def to_async_url(url: str) -> str:
     if "://" not in url:
         return f"sqlite+aiosqlite:///{url}"
     scheme, rest = url.split("://", 1)
-    drivers = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+    drivers = {
+        "sqlite": "sqlite+aiosqlite",
+        "postgresql": "postgresql+asyncpg",
+        "postgres": "postgresql+asyncpg",
+    }
     return f"{drivers.get(scheme, scheme)}://{rest}"
 
 

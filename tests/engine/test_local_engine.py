@@ -39,7 +39,9 @@ def one_line(sql: str | None) -> str:
         ("Lista de repuestos con bajo inventario", "es"),
     ],
 )
-async def test_the_answer_is_in_the_language_of_the_question(engine: LocalEngine, question: str, language: str) -> None:
+async def test_the_answer_is_in_the_language_of_the_question(
+    engine: LocalEngine, question: str, language: str
+) -> None:
     understanding = await ask(engine, question)
     assert understanding.language == language
 
@@ -60,7 +62,9 @@ async def test_the_answer_is_in_the_language_of_the_question(engine: LocalEngine
         "insert into sites values (6, 'X', 'X', 'X', 'X')",
     ],
 )
-async def test_requests_to_change_data_are_refused_and_nothing_runs(engine: LocalEngine, question: str) -> None:
+async def test_requests_to_change_data_are_refused_and_nothing_runs(
+    engine: LocalEngine, question: str
+) -> None:
     understanding = await ask(engine, question)
     assert understanding.intent is Intent.REFUSED
     assert understanding.sql is None
@@ -77,16 +81,25 @@ async def test_requests_to_change_data_are_refused_and_nothing_runs(engine: Loca
         "Which technicians changed shift?",
     ],
 )
-async def test_questions_that_merely_sound_like_writes_are_not_refused(engine: LocalEngine, question: str) -> None:
+async def test_questions_that_merely_sound_like_writes_are_not_refused(
+    engine: LocalEngine, question: str
+) -> None:
     assert (await ask(engine, question)).intent is not Intent.REFUSED
 
 
 @pytest.mark.parametrize(
     ("question", "intent"),
-    [("Hello", Intent.HELP), ("Hola, ¿qué puedes hacer?", Intent.HELP), ("help", Intent.HELP),
-     ("Thanks!", Intent.SMALLTALK), ("gracias", Intent.SMALLTALK), ("bye", Intent.SMALLTALK),
-     ("What's the weather in Paris tomorrow?", Intent.UNSUPPORTED), ("Tell me a joke", Intent.UNSUPPORTED),
-     ("What is the MTBF of the pumps?", Intent.UNSUPPORTED)],
+    [
+        ("Hello", Intent.HELP),
+        ("Hola, ¿qué puedes hacer?", Intent.HELP),
+        ("help", Intent.HELP),
+        ("Thanks!", Intent.SMALLTALK),
+        ("gracias", Intent.SMALLTALK),
+        ("bye", Intent.SMALLTALK),
+        ("What's the weather in Paris tomorrow?", Intent.UNSUPPORTED),
+        ("Tell me a joke", Intent.UNSUPPORTED),
+        ("What is the MTBF of the pumps?", Intent.UNSUPPORTED),
+    ],
 )
 async def test_conversation_and_unknown_questions_get_a_reply_and_no_sql(
     engine: LocalEngine, question: str, intent: Intent
@@ -109,7 +122,9 @@ async def test_critical_means_priority_for_orders_and_criticality_for_equipment(
     assert "e.criticality = 'high'" in equipment
 
 
-async def test_type_means_the_equipment_type_for_failures_and_the_order_type_for_orders(engine: LocalEngine) -> None:
+async def test_type_means_the_equipment_type_for_failures_and_the_order_type_for_orders(
+    engine: LocalEngine,
+) -> None:
     failures = one_line((await ask(engine, "MTTR by type")).sql)
     orders = one_line((await ask(engine, "Work orders by type")).sql)
     parts = one_line((await ask(engine, "Spare parts by type")).sql)
@@ -125,7 +140,9 @@ async def test_equipment_lists_leave_out_decommissioned_machines_unless_asked(en
     assert "<>" not in retired
 
 
-async def test_equipment_that_needs_maintenance_is_read_from_active_plans_due_today(engine: LocalEngine) -> None:
+async def test_equipment_that_needs_maintenance_is_read_from_active_plans_due_today(
+    engine: LocalEngine,
+) -> None:
     sql = one_line((await ask(engine, "¿Qué equipos necesitan mantenimiento en Houston?")).sql)
     assert "EXISTS (SELECT 1 FROM maintenance_plans p" in sql
     assert "p.active = 1 AND p.next_due <= date('now')" in sql
@@ -155,13 +172,29 @@ async def test_trends_are_grouped_by_month_in_order(engine: LocalEngine) -> None
 @pytest.mark.parametrize(
     ("turns", "expected", "absent"),
     [
-        (("How many open work orders are in Madrid?", "And in Houston?"), "s.name = 'Houston Plant'", "Madrid"),
-        (("¿Cuántas bombas están fuera de servicio?", "¿Y compresores?"), "e.equipment_type = 'compressor'", "pump"),
+        (
+            ("How many open work orders are in Madrid?", "And in Houston?"),
+            "s.name = 'Houston Plant'",
+            "Madrid",
+        ),
+        (
+            ("¿Cuántas bombas están fuera de servicio?", "¿Y compresores?"),
+            "e.equipment_type = 'compressor'",
+            "pump",
+        ),
         (("Failures this year", "and last year?"), "'start of year', '-1 years'", None),
         (("How many open work orders are there?", "only the critical ones"), "w.priority = 'critical'", None),
-        (("How many machines are there in Madrid?", "only the critical ones"), "e.criticality = 'high'", None),
+        (
+            ("How many machines are there in Madrid?", "only the critical ones"),
+            "e.criticality = 'high'",
+            None,
+        ),
         (("Maintenance cost this year", "and by site?"), "GROUP BY s.name", None),
-        (("Downtime of pumps this year", "¿y el costo?"), "SUM(w.labor_cost + w.parts_cost)", "downtime_hours"),
+        (
+            ("Downtime of pumps this year", "¿y el costo?"),
+            "SUM(w.labor_cost + w.parts_cost)",
+            "downtime_hours",
+        ),
         (("¿Cuántas bombas hay en Monterrey?", "¿Cuáles son?"), "e.tag AS tag", "COUNT"),
     ],
 )
@@ -175,7 +208,13 @@ async def test_follow_ups_refine_the_previous_question(
 
 
 async def test_a_new_full_question_does_not_inherit_the_previous_filters(engine: LocalEngine) -> None:
-    sql = one_line((await ask(engine, "How many open work orders are in Madrid?", "How many pumps are out of service?")).sql)
+    sql = one_line(
+        (
+            await ask(
+                engine, "How many open work orders are in Madrid?", "How many pumps are out of service?"
+            )
+        ).sql
+    )
     assert "Madrid" not in sql
     assert "FROM equipment e" in sql
 
@@ -202,7 +241,10 @@ TODAY = date(2026, 3, 15)
         ("in 2025", TimeWindow("range", "year", start="2025-01-01", end="2026-01-01")),
         ("en marzo de 2025", TimeWindow("range", "month", start="2025-03-01", end="2025-04-01")),
         ("in december", TimeWindow("range", "month", start="2025-12-01", end="2026-01-01")),
-        ("between 2026-01-01 and 2026-01-31", TimeWindow("range", "day", start="2026-01-01", end="2026-02-01")),
+        (
+            "between 2026-01-01 and 2026-01-31",
+            TimeWindow("range", "day", start="2026-01-01", end="2026-02-01"),
+        ),
     ],
 )
 def test_time_expressions_become_windows(text: str, window: TimeWindow) -> None:

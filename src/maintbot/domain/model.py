@@ -25,8 +25,11 @@ class Words:
 
 def words(en: str = "", es: str = "") -> Words:
     """`words("pump|pumps", "bomba")`: alternatives separated by `|`."""
-    split = lambda text: tuple(part.strip() for part in text.split("|") if part.strip())  # noqa: E731
-    return Words(en=split(en), es=split(es))
+    return Words(en=_alternatives(en), es=_alternatives(es))
+
+
+def _alternatives(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split("|") if part.strip())
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ exactly what was checked (comments are dropped, an outer LIMIT is set).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Literal
 
@@ -24,6 +25,8 @@ from maintbot.sql.types import Dialect, GuardedSql
 # Bigger statements are not questions about maintenance; refusing them also bounds the time a check
 # spends on the event loop (about 10 µs per syntax node).
 MAX_SQL_CHARS = 10_000
+# Accepted statements remembered per guard (least recently used dropped first).
+ACCEPTED_CACHE_SIZE = 2048
 MAX_SYNTAX_NODES = 2_000
 
 _READ_ONLY_ROOTS: tuple[type[exp.Expr], ...] = (exp.Select, exp.Union, exp.Intersect, exp.Except)
@@ -162,6 +165,7 @@ class SqlGuard:
             raise ValueError("row_cap must be at least 1")
         self._dialect: Dialect = dialect
         self._row_cap = row_cap
+        self._accepted: OrderedDict[str, GuardedSql] = OrderedDict()
         self._tables = frozenset(known_columns)
         # Column types do not matter for resolving names; the schema only says which columns exist.
         self._schema = MappingSchema(
@@ -170,14 +174,27 @@ class SqlGuard:
         )
 
     def check(self, sql: str) -> GuardedSql:
-        """Return the statement ready to run (row cap applied), or raise `UnsafeSql` saying why not."""
+        """Return the statement ready to run (row cap applied), or raise `UnsafeSql` saying why not.
+
+        The verdict depends only on the text (the schema, dialect and cap are fixed per guard), so accepted
+        statements are remembered: engines ask the same questions' SQL again and again, and a check costs
+        milliseconds of CPU on the event loop. Refusals are not remembered; they are rare.
+        """
+        accepted = self._accepted.get(sql)
+        if accepted is not None:
+            self._accepted.move_to_end(sql)
+            return accepted
         try:
-            return self._check(sql)
+            guarded = self._check(sql)
         except UnsafeSql:
             raise
         except Exception as error:
             # Fail closed: a statement the guard cannot analyse does not run.
             raise UnsafeSql("the statement could not be checked") from error
+        self._accepted[sql] = guarded
+        if len(self._accepted) > ACCEPTED_CACHE_SIZE:
+            self._accepted.popitem(last=False)
+        return guarded
 
     def _check(self, sql: str) -> GuardedSql:
         """Parse, check constructs and functions, tables, columns and joins, then apply the row cap."""

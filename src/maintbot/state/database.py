@@ -25,17 +25,23 @@ async def open_state_database(url: str) -> AsyncEngine:
     engine = create_async_engine(url, pool_pre_ping=not is_sqlite)
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+        # WAL lets readers go on while a writer commits; it is a property of the file, so set it once
+        # here rather than on each new connection, where switching needs a lock other requests hold.
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("PRAGMA journal_mode=WAL")
     async with engine.begin() as connection:
         await connection.run_sync(StateBase.metadata.create_all)
     return engine
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
-    # SQLite ignores foreign keys (and so ON DELETE CASCADE) unless asked on every connection;
-    # WAL lets readers go on while a writer commits, which matters with several workers.
+    # SQLite ignores foreign keys (and so ON DELETE CASCADE) unless asked on every connection. A writer
+    # waits up to 10 s for another to commit; in WAL mode synchronous=NORMAL survives a process crash
+    # (every acknowledged message stays) and only a power loss could drop the last commits.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 

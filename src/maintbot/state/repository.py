@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import Table, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from maintbot.schemas import ChatAnswer
-from maintbot.state.models import ChatMessage, ChatSession, Role, utc_now
+from maintbot.state.models import ChatMessage, ChatSession, Role, new_message_id, utc_now
 
 
 async def create_session(*, db: AsyncSession, language: str | None = None) -> ChatSession:
@@ -19,6 +19,22 @@ async def create_session(*, db: AsyncSession, language: str | None = None) -> Ch
     db.add(chat_session)
     await db.flush()
     return chat_session
+
+
+async def session_exists(*, db: AsyncSession, session_id: str) -> bool:
+    """Whether there is a conversation with this id (reads the key only)."""
+    return await db.scalar(select(ChatSession.id).where(ChatSession.id == session_id)) is not None
+
+
+async def last_context(*, db: AsyncSession, session_id: str) -> dict[str, Any] | None:
+    """The context of the conversation's latest answer (only that column: answers can hold big tables)."""
+    statement = (
+        select(ChatMessage.context)
+        .where(ChatMessage.session_id == session_id, ChatMessage.role == Role.ASSISTANT)
+        .order_by(ChatMessage.created_at.desc())
+        .limit(1)
+    )
+    return await db.scalar(statement)
 
 
 async def get_session(*, db: AsyncSession, session_id: str) -> ChatSession | None:
@@ -68,58 +84,76 @@ async def list_messages(*, db: AsyncSession, session_id: str) -> list[ChatMessag
     return list((await db.scalars(statement)).all())
 
 
-async def last_assistant_message(*, db: AsyncSession, session_id: str) -> ChatMessage | None:
-    """The latest answer of a conversation: its context lets the next question be a follow-up."""
-    statement = (
-        select(ChatMessage)
-        .where(ChatMessage.session_id == session_id, ChatMessage.role == Role.ASSISTANT)
-        .order_by(ChatMessage.created_at.desc())
-        .limit(1)
-    )
-    return await db.scalar(statement)
-
-
 async def add_exchange(
     *,
     db: AsyncSession,
-    chat_session: ChatSession,
+    session_id: str,
+    is_new_session: bool,
     question: str,
     asked_at: datetime,
     answer: ChatAnswer,
     attempted_sql: str | None,
     context: dict[str, Any] | None,
-) -> ChatMessage:
-    """Store a question and its answer, and mark the conversation as active now.
+) -> None:
+    """Store a question and its answer (and the conversation when it is new); mark it active now.
 
+    Only writes, the conversation row first when it is new: on SQLite the transaction then takes the write
+    lock at its first statement and waits its turn, instead of failing to upgrade a read snapshot. Core
+    statements, not ORM objects: this runs once per question and the ORM's flush cost milliseconds.
     `attempted_sql` is the statement the engine wrote, kept even when it could not run (the answer's `sql`
     is then null); `context` is what the engine needs back for the next question.
     """
-    db.add(ChatMessage(session_id=chat_session.id, role=Role.USER, content=question, created_at=asked_at))
-    reply = ChatMessage(
-        id=answer.message_id,
-        session_id=chat_session.id,
-        role=Role.ASSISTANT,
-        content=answer.answer,
-        created_at=utc_now(),
-        intent=answer.intent,
-        language=answer.language,
-        sql=attempted_sql,
-        answer=answer.model_dump(mode="json"),
-        context=context,
-        engine=answer.engine,
-    )
-    db.add(reply)
-    chat_session.updated_at = reply.created_at
-    chat_session.language = answer.language
-    if chat_session.title is None:
-        chat_session.title = _title_of(question)
-    await db.flush()
-    return reply
+    answered_at = utc_now()
+    title = _title_of(question)
+    if is_new_session:
+        await db.execute(
+            insert(_SESSIONS).values(
+                id=session_id,
+                created_at=asked_at,
+                updated_at=answered_at,
+                title=title,
+                language=answer.language,
+            )
+        )
+    user = {"id": new_message_id(), "role": Role.USER, "content": question, "created_at": asked_at}
+    reply = {
+        "id": answer.message_id,
+        "role": Role.ASSISTANT,
+        "content": answer.answer,
+        "created_at": answered_at,
+        "intent": answer.intent,
+        "language": answer.language,
+        "sql": attempted_sql,
+        "answer": answer.model_dump(mode="json"),
+        "context": context,
+        "engine": answer.engine,
+    }
+    rows = [_MESSAGE_DEFAULTS | {"session_id": session_id} | row for row in (user, reply)]
+    await db.execute(insert(_MESSAGES), rows)
+    if not is_new_session:
+        await db.execute(
+            update(_SESSIONS)
+            .where(_SESSIONS.c.id == session_id)
+            .values(
+                updated_at=answered_at,
+                language=answer.language,
+                title=func.coalesce(_SESSIONS.c.title, title),
+            )
+        )
 
 
-def replace_answer(*, reply: ChatMessage, answer: ChatAnswer) -> None:
-    """Store the final answer object (with every timing) on a message added in this transaction."""
-    reply.answer = answer.model_dump(mode="json")
+# The tables themselves, not the mapped classes: plain Core statements skip the ORM's bulk machinery.
+_SESSIONS = cast(Table, ChatSession.__table__)
+_MESSAGES = cast(Table, ChatMessage.__table__)
+# Every message row names every column, so the two rows go to the database as one executemany.
+_MESSAGE_DEFAULTS: dict[str, Any] = {
+    "intent": None,
+    "language": None,
+    "sql": None,
+    "answer": None,
+    "context": None,
+    "engine": None,
+}
 
 
 _TITLE_CHARS = 80

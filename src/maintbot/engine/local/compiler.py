@@ -59,7 +59,11 @@ class QueryCompiler:
     def _selects(
         self, query: StructuredQuery, *, subject: Subject, measure: Measure | None, fact: str
     ) -> tuple[list[Column], list[Column]]:
-        group = [column for dimension in query.group_by for column in self._dimension(dimension, query, subject, measure)]
+        group = [
+            column
+            for dimension in query.group_by
+            for column in self._dimension(dimension, query, subject, measure)
+        ]
         if query.output == "list" and not group:
             return [self._column(sql, alias) for sql, alias in subject.list_columns], []
         if measure is None:
@@ -68,7 +72,9 @@ class QueryCompiler:
         values = [Column(f"{agg.upper()}({measure.value_sql})", measure_alias(measure, agg), fact)]
         for key in query.also:
             extra = self.domain.measure(key)
-            values.append(Column(f"{extra.agg.upper()}({extra.value_sql})", measure_alias(extra, extra.agg), fact))
+            values.append(
+                Column(f"{extra.agg.upper()}({extra.value_sql})", measure_alias(extra, extra.agg), fact)
+            )
         return [*group, *values], group
 
     def _dimension(
@@ -76,7 +82,9 @@ class QueryCompiler:
     ) -> list[Column]:
         if dimension in ("month", "year"):
             column = self.date_column(query, subject=subject, measure=measure)
-            label = self.dialect.month_label(column) if dimension == "month" else self.dialect.year_label(column)
+            label = (
+                self.dialect.month_label(column) if dimension == "month" else self.dialect.year_label(column)
+            )
             return [Column(label, dimension, self._table_of(column))]
         if dimension.startswith(ENTITY):
             entity = self.domain.subject(dimension.removeprefix(ENTITY))
@@ -140,7 +148,7 @@ class QueryCompiler:
         raise CannotCompile(f"'{key}' does not apply to {fact}")
 
     def date_column(self, query: StructuredQuery, *, subject: Subject, measure: Measure | None) -> str:
-        """The date a question's window and months refer to (created_at for counts, completed_at for cost…)."""
+        """The date a question's window and months refer to (created_at for counts, completed_at cost…)."""
         if query.window is not None and query.window.kind == "forward" and subject.due_column:
             return subject.due_column
         status = query.filter_on("work_order_status")
@@ -156,10 +164,15 @@ class QueryCompiler:
         d = self.dialect
         future = column in ("p.next_due", "w.due_date")
         if window.kind == "range":
-            sqls = [f"{column} >= {d.date_literal(window.start or '')}", f"{column} < {d.date_literal(window.end or '')}"]
+            sqls = [
+                f"{column} >= {d.date_literal(window.start or '')}",
+                f"{column} < {d.date_literal(window.end or '')}",
+            ]
         elif window.kind == "rolling":
             # A year back is twelve months back, written the way people write it.
-            amount, unit = (window.amount * 12, "month") if window.unit == "year" else (window.amount, window.unit)
+            amount, unit = (
+                (window.amount * 12, "month") if window.unit == "year" else (window.amount, window.unit)
+            )
             sqls = [f"{column} >= {d.shifted(amount=-amount, unit=unit)}"]
             if future:
                 sqls.append(f"{column} <= {d.today}")
@@ -234,8 +247,10 @@ class QueryCompiler:
         where: list[str],
     ) -> str:
         fact_alias = self.domain.table(fact).alias
-        lines = [f"SELECT {', '.join(f'{column.sql} AS {column.alias}' for column in selects)}",
-                 f"FROM {fact} {fact_alias}"]
+        lines = [
+            f"SELECT {', '.join(f'{column.sql} AS {column.alias}' for column in selects)}",
+            f"FROM {fact} {fact_alias}",
+        ]
         lines += [f"JOIN {join.parent} {self.domain.table(join.parent).alias} ON {join.on}" for join in joins]
         if where:
             lines.append("WHERE " + "\n  AND ".join(where))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -25,6 +27,10 @@ _DATA_QUERIES = {
 }
 
 
+# Questions remembered with what the engine made of them (least recently used dropped first).
+UNDERSTOOD_CACHE_SIZE = 4096
+
+
 def today_utc() -> date:
     return datetime.now(UTC).date()
 
@@ -41,6 +47,7 @@ class LocalEngine:
             domain=domain, lexicon=build_lexicon(domain, data), compiler=self.compiler, today=today_utc
         )
         self.writer = AnswerWriter(domain)
+        self._understood: OrderedDict[tuple[str, Language | None, str, date], Understanding] = OrderedDict()
 
     @classmethod
     async def create(cls, *, guard: SqlGuard, executor: ReadOnlyExecutor) -> LocalEngine:
@@ -50,23 +57,40 @@ class LocalEngine:
         for attribute, sql in _DATA_QUERIES.items():
             result = await executor.run(guard.check(sql))
             by_attribute[attribute] = tuple(str(row[0]) for row in result.rows if row[0])
-        data = DataValues(sites=tuple(tuple(str(cell) for cell in row) for row in sites.rows), by_attribute=by_attribute)  # type: ignore[misc]
+        site_rows = tuple(
+            (str(code), str(name), str(city), str(country)) for code, name, city, country in sites.rows
+        )
+        data = DataValues(sites=site_rows, by_attribute=by_attribute)
         return cls(domain=CMMS, dialect=executor.dialect, data=data)
 
     async def understand(
         self, *, question: str, language: Language | None, context: dict[str, Any] | None
     ) -> Understanding:
+        # Parsing is a pure function of these (relative dates depend on today), so repeated questions
+        # are read once.
+        key = (question, language, json.dumps(context, sort_keys=True) if context else "", today_utc())
+        understood = self._understood.get(key)
+        if understood is not None:
+            self._understood.move_to_end(key)
+            return understood
         previous = StructuredQuery.from_json(context["query"]) if context and context.get("query") else None
         fallback: Language = (context or {}).get("language") or "en"
         parsed = self.parser.parse(question, previous=previous, language=language, fallback=fallback)
-        return self._understanding(parsed)
+        understood = self._understanding(parsed)
+        self._understood[key] = understood
+        if len(self._understood) > UNDERSTOOD_CACHE_SIZE:
+            self._understood.popitem(last=False)
+        return understood
 
     def _understanding(self, parsed: Parsed) -> Understanding:
         language = parsed.language
         if parsed.kind == "data" and parsed.query is not None:
             return Understanding(
-                intent=Intent.DATA, language=language, sql=self.compiler.compile(parsed.query),
-                context={"query": parsed.query.to_json(), "language": language}, confident=parsed.confident,
+                intent=Intent.DATA,
+                language=language,
+                sql=self.compiler.compile(parsed.query),
+                context={"query": parsed.query.to_json(), "language": language},
+                confident=parsed.confident,
             )
         if parsed.kind == "refused":
             return Understanding(intent=Intent.REFUSED, language=language, message=REFUSED[language])
@@ -74,7 +98,10 @@ class LocalEngine:
             message = HELP[language] if parsed.reply == "help" else SMALLTALK[(parsed.reply, language)]
             return Understanding(intent=Intent(parsed.kind), language=language, message=message)
         return Understanding(
-            intent=Intent.UNSUPPORTED, language=language, message=unsupported(language, parsed.unknown), confident=False
+            intent=Intent.UNSUPPORTED,
+            language=language,
+            message=unsupported(language, parsed.unknown),
+            confident=False,
         )
 
     def describe(self, *, understanding: Understanding, result: QueryResult) -> str:
@@ -83,6 +110,9 @@ class LocalEngine:
         query = StructuredQuery.from_json(understanding.context["query"])
         sentence = self.writer.write(query, result.columns, result.rows, understanding.language)
         if result.truncated:
-            sentence += (" (Se muestran las primeras filas.)" if understanding.language == "es"
-                         else " (Only the first rows are shown.)")
+            sentence += (
+                " (Se muestran las primeras filas.)"
+                if understanding.language == "es"
+                else " (Only the first rows are shown.)"
+            )
         return sentence

@@ -78,40 +78,78 @@ class DataValues:
 
 _CUES: dict[Kind, tuple[str, str, str]] = {
     # kind: (key, English, Spanish)
-    Kind.GROUP: ("by", "by|per|for each|each|for every|broken down by|grouped by|group by|split by|across|according to|by each|in each|of each",
-                 "por|por cada|para cada|cada|agrupado por|desglosado por|según|en cada|de cada|separado por|dividido por"),
-    Kind.TREND: ("month", "trend|over time|monthly|month by month|month over month|evolution|history|historical|time series|each month|every month",
-                 "tendencia|evolución|mensual|mensualmente|mes a mes|histórico|a lo largo del tiempo|serie|cada mes|comportamiento mensual"),
+    Kind.GROUP: (
+        "by",
+        "by|per|for each|each|for every|broken down by|grouped by|group by|split by|across|according to|by each|in each|of each",
+        "por|por cada|para cada|cada|agrupado por|desglosado por|según|en cada|de cada|separado por|dividido por",
+    ),
+    Kind.TREND: (
+        "month",
+        "trend|over time|monthly|month by month|month over month|evolution|history|historical|time series|each month|every month",
+        "tendencia|evolución|mensual|mensualmente|mes a mes|histórico|a lo largo del tiempo|serie|cada mes|comportamiento mensual",
+    ),
     Kind.MONTH: ("month", "month", "mes"),
-    Kind.DUE: ("due", "due|fall due|falls due|come due|coming due|scheduled|expire|expiring|upcoming",
-               "vencen|vence|vencer|toca|tocan|programado|corresponden|proximo a vencer|por vencer"),
+    Kind.DUE: (
+        "due",
+        "due|fall due|falls due|come due|coming due|scheduled|expire|expiring|upcoming",
+        "vencen|vence|vencer|toca|tocan|programado|corresponden|proximo a vencer|por vencer",
+    ),
     Kind.YEAR: ("year", "year|yearly|annual|annually|per year|each year", "año|anual|anualmente|cada año"),
-    Kind.COUNT: ("count", "how many|number of|count|count of|total number|quantity of|amount of|number|size of|how big|how large",
-                 "cuantos|cuantas|cuanto|cuanta|numero de|cantidad de|total de|conteo|contar|numero|cantidad|tamaño de|volumen de"),
-    Kind.LIST: ("list", "list|show|which|what|display|give me|tell me|what are|enumerate|name|get|find|break down|compare",
-                "lista|listar|listado|muestra|muestrame|mostrar|cuales|cual|que|dame|dime|enumera|indica|busca|quienes|quien|ver|mostra|desglosa|compara"),
-    Kind.FOLLOW_UP: ("and", "and|what about|how about|and what about|same for|same but|and for|and in|and at|and also|now for|instead",
-                     "y|que tal|y en|y para|y que tal|lo mismo para|lo mismo en|y de|y los|y las|en cambio|ahora para|ahora en|y ahora|y con|y sobre"),
+    Kind.COUNT: (
+        "count",
+        "how many|number of|count|count of|total number|quantity of|amount of|number|size of|how big|how large",
+        "cuantos|cuantas|cuanto|cuanta|numero de|cantidad de|total de|conteo|contar|numero|cantidad|tamaño de|volumen de",
+    ),
+    Kind.LIST: (
+        "list",
+        "list|show|which|what|display|give me|tell me|what are|enumerate|name|get|find|break down|compare",
+        "lista|listar|listado|muestra|muestrame|mostrar|cuales|cual|que|dame|dime|enumera|indica|busca|quienes|quien|ver|mostra|desglosa|compara",
+    ),
+    Kind.FOLLOW_UP: (
+        "and",
+        "and|what about|how about|and what about|same for|same but|and for|and in|and at|and also|now for|instead",
+        "y|que tal|y en|y para|y que tal|lo mismo para|lo mismo en|y de|y los|y las|en cambio|ahora para|ahora en|y ahora|y con|y sobre",
+    ),
     Kind.ONLY: ("only", "only|just|only the|solely", "solo|solamente|unicamente|nada mas|sólo"),
-    Kind.GREETING: ("hi", "hi|hello|hey|good morning|good afternoon|good evening|greetings|howdy|hiya|yo",
-                    "hola|buenos dias|buenas tardes|buenas noches|buenas|saludos|buen dia|que onda"),
-    Kind.THANKS: ("thanks", "thanks|thank you|thx|cheers|great|awesome|perfect|ok|okay|got it|nice|cool|thank",
-                  "gracias|muchas gracias|genial|perfecto|vale|listo|excelente|muy bien|de acuerdo|ok"),
-    Kind.HELP: ("help", "help|what can you do|what can i ask|how does this work|what do you know|what questions|examples|how do i use|how to use|what are you|who are you|capabilities|what can you answer",
-                "ayuda|que puedes hacer|que sabes hacer|como funciona|que puedo preguntar|ejemplos|ayudame|como te uso|quien eres|que eres|que preguntas|que sabes|en que me ayudas|que me puedes decir"),
-    Kind.BYE: ("bye", "bye|goodbye|see you|see ya|good night", "adios|chao|chau|hasta luego|nos vemos|hasta pronto"),
+    Kind.GREETING: (
+        "hi",
+        "hi|hello|hey|good morning|good afternoon|good evening|greetings|howdy|hiya|yo",
+        "hola|buenos dias|buenas tardes|buenas noches|buenas|saludos|buen dia|que onda",
+    ),
+    Kind.THANKS: (
+        "thanks",
+        "thanks|thank you|thx|cheers|great|awesome|perfect|ok|okay|got it|nice|cool|thank",
+        "gracias|muchas gracias|genial|perfecto|vale|listo|excelente|muy bien|de acuerdo|ok",
+    ),
+    Kind.HELP: (
+        "help",
+        "help|what can you do|what can i ask|how does this work|what do you know|what questions|examples|how do i use|how to use|what are you|who are you|capabilities|what can you answer",
+        "ayuda|que puedes hacer|que sabes hacer|como funciona|que puedo preguntar|ejemplos|ayudame|como te uso|quien eres|que eres|que preguntas|que sabes|en que me ayudas|que me puedes decir",
+    ),
+    Kind.BYE: (
+        "bye",
+        "bye|goodbye|see you|see ya|good night",
+        "adios|chao|chau|hasta luego|nos vemos|hasta pronto",
+    ),
 }
 _RANKS = {
-    "desc": ("most expensive|costliest|most costly|most|highest|largest|biggest|greatest|top|worst|more|most common|most frequent|most often|most frequently|maximum|the most|max|heaviest|longest",
-             "mas caro|mas costoso|mas|mayor|mayores|peor|peores|principales|mas comun|mas frecuente|mas frecuentes|con mas|top|mas alto|mas alta|maximo|maxima|mas veces|mas largo"),
-    "asc": ("least|lowest|fewest|smallest|minimum|min|less|least common|least frequent|shortest",
-            "menos|menor|menores|minimo|minima|mas bajo|mas baja|menos comun|menos frecuente|mas corto"),
+    "desc": (
+        "most expensive|costliest|most costly|most|highest|largest|biggest|greatest|top|worst|more|most common|most frequent|most often|most frequently|maximum|the most|max|heaviest|longest",
+        "mas caro|mas costoso|mas|mayor|mayores|peor|peores|principales|mas comun|mas frecuente|mas frecuentes|con mas|top|mas alto|mas alta|maximo|maxima|mas veces|mas largo",
+    ),
+    "asc": (
+        "least|lowest|fewest|smallest|minimum|min|less|least common|least frequent|shortest",
+        "menos|menor|menores|minimo|minima|mas bajo|mas baja|menos comun|menos frecuente|mas corto",
+    ),
 }
 _AGGS = {
     "avg": ("average|mean|avg|typical", "promedio|media|medio|promedia|promedio de"),
     "max": ("maximum|max|highest|peak|largest", "maximo|maxima|mas alto|mas alta|pico"),
     "min": ("minimum|min|lowest|smallest", "minimo|minima|mas bajo|mas baja"),
-    "sum": ("total|sum|overall|cumulative|accumulated|combined|sum of", "total|suma|acumulado|totales|suma de|en total"),
+    "sum": (
+        "total|sum|overall|cumulative|accumulated|combined|sum of",
+        "total|suma|acumulado|totales|suma de|en total",
+    ),
 }
 
 
@@ -155,7 +193,9 @@ class Lexicon:
                     meanings = tuple(dict.fromkeys(meaning for meaning, _ in entries))
                     languages = {language for _, language in entries}
                     language = languages.pop() if len(languages) == 1 else ""
-                    mentions.append(Mention(index, index + size, meanings, tuple(words[index : index + size]), language))
+                    mentions.append(
+                        Mention(index, index + size, meanings, tuple(words[index : index + size]), language)
+                    )
                     index += size
                     break
             else:

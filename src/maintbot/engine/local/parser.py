@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from maintbot.domain.model import Domain
+from maintbot.domain.model import Agg, Domain
 from maintbot.engine.base import Language
 from maintbot.engine.local.compiler import CannotCompile, QueryCompiler
 from maintbot.engine.local.lexicon import Kind, Lexicon, Meaning, Mention
@@ -29,19 +29,30 @@ ParseKind = Literal["data", "refused", "help", "smalltalk", "unsupported"]
 _ENTITY_SUBJECTS = frozenset({"equipment", "technicians", "spare_parts", "work_orders", "sites"})
 # Generic nouns that name a subject only when nothing more specific does ("maintenance", "task").
 _WEAK_NOUNS = frozenset(
-    "maintenance mantenimiento task tarea plan preventivo sensor inventory inventario trabajo unit unidad "
-    "component componente persona person people personal item".split()
+    """
+    maintenance mantenimiento task tarea plan preventivo sensor inventory inventario trabajo unit unidad
+    component componente persona person people personal item
+    """.split()
 )
 # A value of one of these tables makes the question about that subject when no noun says otherwise.
 _SUBJECT_OF_TABLE = {
-    "equipment": "equipment", "work_orders": "work_orders", "maintenance_plans": "plans",
-    "technicians": "technicians", "spare_parts": "spare_parts", "sensor_readings": "readings",
+    "equipment": "equipment",
+    "work_orders": "work_orders",
+    "maintenance_plans": "plans",
+    "technicians": "technicians",
+    "spare_parts": "spare_parts",
+    "sensor_readings": "readings",
 }
 # Conditions a subject or measure already fixes, so the attribute cannot be what a word refers to.
 _FIXED_ATTRIBUTES = {"failures": {"work_order_type"}, "mttr": {"work_order_type"}}
 # Concepts that contradict a status the user names afterwards ("and the completed ones?").
-_CONFLICTS = {"work_order_status": {"open", "overdue", "active"}, "active": {"inactive"}, "inactive": {"active"}}
+_CONFLICTS = {
+    "work_order_status": {"open", "overdue", "active"},
+    "active": {"inactive"},
+    "inactive": {"active"},
+}
 DEFAULT_TOP = 10
+_AGGS: dict[str, Agg] = {"count": "count", "sum": "sum", "avg": "avg", "min": "min", "max": "max"}
 _SPENDING = frozenset({"maintenance_cost", "labor_cost", "parts_cost"})
 
 
@@ -79,14 +90,21 @@ class _Dimensions:
 class QuestionParser:
     """Parses questions for one domain description and one lexicon."""
 
-    def __init__(self, *, domain: Domain, lexicon: Lexicon, compiler: QueryCompiler, today: Callable[[], date]) -> None:
+    def __init__(
+        self, *, domain: Domain, lexicon: Lexicon, compiler: QueryCompiler, today: Callable[[], date]
+    ) -> None:
         self.domain = domain
         self.lexicon = lexicon
         self.compiler = compiler
         self.today = today
 
     def parse(
-        self, question: str, *, previous: StructuredQuery | None, language: Language | None, fallback: Language = "en"
+        self,
+        question: str,
+        *,
+        previous: StructuredQuery | None,
+        language: Language | None,
+        fallback: Language = "en",
     ) -> Parsed:
         # Accents and ¿ only break ties: "And in Bogotá?" is English.
         tie_breaker: Language = "es" if has_spanish_marks(question) else fallback
@@ -99,10 +117,14 @@ class QuestionParser:
         try:
             query = _QueryBuilder(self, reading, previous).build()
         except (NotUnderstood, CannotCompile) as exc:
-            return Parsed("unsupported", spoken, reply=str(exc), unknown=tuple(reading.unknown), confident=False)
+            return Parsed(
+                "unsupported", spoken, reply=str(exc), unknown=tuple(reading.unknown), confident=False
+            )
         if reading.unknown and not self._has_core(reading):
             return Parsed("unsupported", spoken, unknown=tuple(reading.unknown), confident=False)
-        return Parsed("data", spoken, query=query, unknown=tuple(reading.unknown), confident=not reading.unknown)
+        return Parsed(
+            "data", spoken, query=query, unknown=tuple(reading.unknown), confident=not reading.unknown
+        )
 
     def _read(self, question: str) -> _Reading:
         window, rest = find_window(normalise(question), today=self.today())
@@ -111,20 +133,41 @@ class QuestionParser:
         number = int(words.pop(position)) if position is not None else None
         mentions = self.lexicon.scan(words)
         covered = {index for mention in mentions for index in range(mention.start, mention.end)}
-        unknown = [w for i, w in enumerate(words) if i not in covered and w not in STOPWORDS and not w.isdigit()]
+        unknown = [
+            w for i, w in enumerate(words) if i not in covered and w not in STOPWORDS and not w.isdigit()
+        ]
         return _Reading(mentions, window, number, unknown)
 
     @staticmethod
     def _has_data(reading: _Reading) -> bool:
-        data_kinds = {Kind.SUBJECT, Kind.MEASURE, Kind.VALUE, Kind.CONCEPT, Kind.TREND, Kind.ATTRIBUTE, Kind.DUE}
+        data_kinds = {
+            Kind.SUBJECT,
+            Kind.MEASURE,
+            Kind.VALUE,
+            Kind.CONCEPT,
+            Kind.TREND,
+            Kind.ATTRIBUTE,
+            Kind.DUE,
+        }
         has_data = any(m.kind in data_kinds for mention in reading.mentions for m in mention.meanings)
         return has_data or reading.window is not None
 
     @staticmethod
     def _refines(reading: _Reading) -> bool:
-        """"¿Y cuáles son?", "and how many?": cues that only make sense about the previous question."""
-        cues = {Kind.LIST, Kind.COUNT, Kind.FOLLOW_UP, Kind.ONLY, Kind.GROUP, Kind.RANK, Kind.MONTH, Kind.YEAR}
-        return not reading.unknown and any(m.kind in cues for mention in reading.mentions for m in mention.meanings)
+        """ "¿Y cuáles son?", "and how many?": cues that only make sense about the previous question."""
+        cues = {
+            Kind.LIST,
+            Kind.COUNT,
+            Kind.FOLLOW_UP,
+            Kind.ONLY,
+            Kind.GROUP,
+            Kind.RANK,
+            Kind.MONTH,
+            Kind.YEAR,
+        }
+        return not reading.unknown and any(
+            m.kind in cues for mention in reading.mentions for m in mention.meanings
+        )
 
     @staticmethod
     def _has_core(reading: _Reading) -> bool:
@@ -134,9 +177,16 @@ class QuestionParser:
     @staticmethod
     def _conversation(reading: _Reading, language: Language) -> Parsed:
         kinds = {m.kind for mention in reading.mentions for m in mention.meanings}
-        for kind, reply in ((Kind.HELP, "help"), (Kind.GREETING, "greeting"), (Kind.BYE, "bye"), (Kind.THANKS, "thanks")):
+        for kind, reply in (
+            (Kind.HELP, "help"),
+            (Kind.GREETING, "greeting"),
+            (Kind.BYE, "bye"),
+            (Kind.THANKS, "thanks"),
+        ):
             if kind in kinds:
-                return Parsed("help" if kind in (Kind.HELP, Kind.GREETING) else "smalltalk", language, reply=reply)
+                return Parsed(
+                    "help" if kind in (Kind.HELP, Kind.GREETING) else "smalltalk", language, reply=reply
+                )
         return Parsed("unsupported", language, unknown=tuple(reading.unknown), confident=False)
 
 
@@ -173,10 +223,18 @@ class _QueryBuilder:
         concepts = self._concepts(fact)
         group_by = [self._dimension_key(key, fact, fixed) for key in self.dims.keys]
         query = StructuredQuery(
-            subject=subject, measure=measure, also=self._also(measure), agg=self._agg(measure),
+            subject=subject,
+            measure=measure,
+            also=self._also(measure),
+            agg=self._agg(measure),
             output=self._output(measure),
-            filters=tuple(filters), concepts=tuple(concepts), group_by=tuple(group_by), window=self.reading.window,
-            order=self.dims.order, limit=self.dims.limit, extra_subjects=tuple(extra),
+            filters=tuple(filters),
+            concepts=tuple(concepts),
+            group_by=tuple(group_by),
+            window=self.reading.window,
+            order=self.dims.order,
+            limit=self.dims.limit,
+            extra_subjects=tuple(extra),
         )
         if base is not None:
             query = self._refine(base, query)
@@ -221,7 +279,7 @@ class _QueryBuilder:
         dims.ranked = ranked
         dims.consumed.update({ranked, rank})
         dims.order = "asc" if meaning.key == "asc" else "desc"
-        plural = self.mentions[ranked].plural or key in ("month", "year") and False
+        plural = self.mentions[ranked].plural or (key in ("month", "year") and False)
         dims.limit = self.reading.number or (DEFAULT_TOP if plural else 1)
 
     def _ranked_noun(self, rank: int, consumed: set[int]) -> int | None:
@@ -240,13 +298,20 @@ class _QueryBuilder:
         for index, mention in enumerate(self.mentions):
             if index not in consumed and (mention.first(Kind.ATTRIBUTE) or mention.first(Kind.MONTH)):
                 return index
-        before = [i for i in range(rank - 1, -1, -1) if i not in consumed and self._noun_dimension(self.mentions[i])]
+        before = [
+            i for i in range(rank - 1, -1, -1) if i not in consumed and self._noun_dimension(self.mentions[i])
+        ]
         if before:
             return before[0]
         # "maximum pressure of the compressors" is an aggregate; "top 3 most expensive equipment" a ranking.
-        if not self.mentions[rank].first(Kind.AGG) and any(mention.first(Kind.MEASURE) for mention in self.mentions):
-            after = [i for i in range(rank + 1, len(self.mentions))
-                     if i not in consumed and self._noun_dimension(self.mentions[i])]
+        if not self.mentions[rank].first(Kind.AGG) and any(
+            mention.first(Kind.MEASURE) for mention in self.mentions
+        ):
+            after = [
+                i
+                for i in range(rank + 1, len(self.mentions))
+                if i not in consumed and self._noun_dimension(self.mentions[i])
+            ]
             return after[0] if after else None
         return None
 
@@ -263,7 +328,11 @@ class _QueryBuilder:
         if subject is not None and subject.key in _ENTITY_SUBJECTS:
             return "site" if subject.key == "sites" else ENTITY + subject.key
         value = mention.first(Kind.VALUE)
-        if value is not None and self.domain.attribute(value.key).table == "equipment" and value.key == "equipment_type":
+        if (
+            value is not None
+            and self.domain.attribute(value.key).table == "equipment"
+            and value.key == "equipment_type"
+        ):
             return ENTITY + "equipment"
         return None
 
@@ -273,7 +342,12 @@ class _QueryBuilder:
             return None
         strong = [m for m in measures if not m.weak]
         chosen = (strong or measures)[0].key
-        if chosen == "stock_value" and not strong and self._mentions_subject("equipment") and not self._mentions_subject("spare_parts"):
+        if (
+            chosen == "stock_value"
+            and not strong
+            and self._mentions_subject("equipment")
+            and not self._mentions_subject("spare_parts")
+        ):
             return "purchase_cost"
         return chosen
 
@@ -284,8 +358,10 @@ class _QueryBuilder:
         first = self.domain.measure(measure)
         keys = [m.key for mention in self.mentions for m in mention.all(Kind.MEASURE) if not m.weak]
         same_rows = [
-            key for key in dict.fromkeys(keys)
-            if key != measure and self.domain.measure(key).table == first.table
+            key
+            for key in dict.fromkeys(keys)
+            if key != measure
+            and self.domain.measure(key).table == first.table
             and self.domain.measure(key).conditions == first.conditions
         ]
         return tuple(same_rows)
@@ -314,8 +390,14 @@ class _QueryBuilder:
         return self._implied_subject(), [], None
 
     def _is_weak(self, index: int, meaning: Meaning) -> bool:
-        return meaning.weak or " ".join(self.mentions[index].surface) in _WEAK_NOUNS or any(
-            word.rstrip("s") in _WEAK_NOUNS for word in self.mentions[index].surface if len(self.mentions[index].surface) == 1
+        return (
+            meaning.weak
+            or " ".join(self.mentions[index].surface) in _WEAK_NOUNS
+            or any(
+                word.rstrip("s") in _WEAK_NOUNS
+                for word in self.mentions[index].surface
+                if len(self.mentions[index].surface) == 1
+            )
         )
 
     def _implied_subject(self) -> str | None:
@@ -341,16 +423,24 @@ class _QueryBuilder:
             return "count"
         return "list"
 
-    def _agg(self, measure: str | None) -> str | None:
+    def _agg(self, measure: str | None) -> Agg | None:
         if measure is None:
             return None
         ranking = self.dims.order is not None
-        aggs = [m.key for mention in self.mentions for m in mention.all(Kind.AGG)
-                if not (ranking and mention.first(Kind.RANK))]
+        aggs = [
+            m.key
+            for mention in self.mentions
+            for m in mention.all(Kind.AGG)
+            if not (ranking and mention.first(Kind.RANK))
+        ]
         if self.dims.order is None:
-            aggs += ["max" if m.key == "desc" else "min" for mention in self.mentions for m in mention.all(Kind.RANK)
-                     if not mention.all(Kind.AGG)]
-        return aggs[0] if aggs else None  # type: ignore[return-value]
+            aggs += [
+                "max" if m.key == "desc" else "min"
+                for mention in self.mentions
+                for m in mention.all(Kind.RANK)
+                if not mention.all(Kind.AGG)
+            ]
+        return _AGGS.get(aggs[0]) if aggs else None
 
     # -- values, concepts and dimensions, resolved against the fact table ---------------------------
 
@@ -397,7 +487,10 @@ class _QueryBuilder:
         for mention in self.mentions:
             for meaning in mention.all(Kind.CONCEPT):
                 tables = [table for table, _ in self.domain.concept(meaning.key).conditions]
-                if any(self._distance(table, fact) is not None for table in tables) and meaning.key not in keys:
+                if (
+                    any(self._distance(table, fact) is not None for table in tables)
+                    and meaning.key not in keys
+                ):
                     keys.append(meaning.key)
         return keys
 
@@ -414,7 +507,9 @@ class _QueryBuilder:
     def _is_follow_up(self) -> bool:
         if not self.mentions:
             return self.reading.window is not None
-        opens = self.mentions[0].start == 0 and (self.mentions[0].first(Kind.FOLLOW_UP) or self.mentions[0].first(Kind.ONLY))
+        opens = self.mentions[0].start == 0 and (
+            self.mentions[0].first(Kind.FOLLOW_UP) or self.mentions[0].first(Kind.ONLY)
+        )
         own_subject = any(
             not self._is_weak(index, meaning)
             for index, mention in enumerate(self.mentions)
@@ -425,8 +520,12 @@ class _QueryBuilder:
         if opens:
             return not (own_subject and asks)
         implies = self.has(Kind.MEASURE) or self.has(Kind.CONCEPT) or self.has(Kind.COUNT)
-        implies = implies or any(self._noun_dimension(m) == ENTITY + "equipment" and m.first(Kind.VALUE)
-                                 and i not in self.dims.consumed for i, m in enumerate(self.mentions))
+        implies = implies or any(
+            self._noun_dimension(m) == ENTITY + "equipment"
+            and m.first(Kind.VALUE)
+            and i not in self.dims.consumed
+            for i, m in enumerate(self.mentions)
+        )
         return not own_subject and not implies
 
     def _refine(self, base: StructuredQuery, new: StructuredQuery) -> StructuredQuery:
@@ -436,13 +535,22 @@ class _QueryBuilder:
             named |= {"site", "country"}
         filters = [item for item in base.filters if item.attribute not in named] + list(new.filters)
         dropped = {concept for key in named | set(new.concepts) for concept in _CONFLICTS.get(key, set())}
-        concepts = [c for c in base.concepts if c not in dropped] + [c for c in new.concepts if c not in base.concepts]
+        concepts = [c for c in base.concepts if c not in dropped] + [
+            c for c in new.concepts if c not in base.concepts
+        ]
         explicit_list = self.has(Kind.LIST) and not new.group_by and not self.has(Kind.COUNT)
-        output: Output = new.output if (new.measure or new.group_by or self.has(Kind.COUNT) or explicit_list) else base.output
+        output: Output = (
+            new.output
+            if (new.measure or new.group_by or self.has(Kind.COUNT) or explicit_list)
+            else base.output
+        )
         group_by = new.group_by or (() if explicit_list or output == "list" else base.group_by)
         ranked = bool(new.order)
         return new.with_(
-            filters=tuple(filters), concepts=tuple(concepts), output=output, group_by=group_by,
+            filters=tuple(filters),
+            concepts=tuple(concepts),
+            output=output,
+            group_by=group_by,
             window=new.window or base.window,
             order=new.order if ranked else (base.order if group_by == base.group_by else None),
             limit=new.limit if ranked or new.limit else (base.limit if group_by == base.group_by else None),

@@ -10,7 +10,7 @@ from maintbot.engine.local.timewords import TimeWindow
 
 Output = Literal["count", "list", "value"]
 Order = Literal["asc", "desc"]
-# Group dimensions: an attribute key, "month", "year", or "entity:<subject>" (one row per piece of equipment…).
+# Group dimensions: an attribute key, "month", "year", or "entity:<subject>" (one row per machine…).
 ENTITY = "entity:"
 
 
@@ -54,7 +54,9 @@ class StructuredQuery:
             measure=data.get("measure"),
             also=tuple(data.get("also", ())),
             agg=data.get("agg"),
-            filters=tuple(Filter(item["attribute"], tuple(item["values"])) for item in data.get("filters", ())),
+            filters=tuple(
+                Filter(item["attribute"], tuple(item["values"])) for item in data.get("filters", ())
+            ),
             concepts=tuple(data.get("concepts", ())),
             group_by=tuple(data.get("group_by", ())),
             window=TimeWindow(**window) if window else None,

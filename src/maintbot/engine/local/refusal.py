@@ -17,26 +17,27 @@ _WRITE_SQL = re.compile(
 # Verbs that only ever ask to change data, wherever they appear.
 _ALWAYS_WRITE = frozenset(
     """
-    delete remove drop truncate erase wipe purge insert update modify overwrite deactivate
-    borra borrar borre borren elimina eliminar elimine eliminen actualiza actualizar actualice modifica modificar
-    modifique inserta insertar inserte cambia cambiar cambie quita quitar quite suprime suprimir vacia vaciar
+    delete remove drop truncate erase wipe purge insert update modify overwrite deactivate borra borrar
+    borre borren elimina eliminar elimine eliminen actualiza actualizar actualice modifica modificar
+    modifique inserta insertar inserte cambia cambiar cambie quita quitar quite suprime suprimir vacia
+    vaciar
     """.split()
 )
 # Verbs that ask to change data when they open the request ("Set every work order to completed").
 _IMPERATIVE = frozenset(
     """
     set add create close cancel assign reassign mark reset clear rename alter move approve reschedule
-    register write restore disable enable reopen edit change
-    crea crear cree cierra cerrar cierre cancela cancelar cancele asigna asignar asigne reasigna reasignar marca
-    marcar marque resetea limpia limpiar renombra mueve mover aprueba aprobar reprograma reprogramar registra
-    registrar desactiva desactivar abre abrir pon poner establece establecer fija fijar agrega agregar agregue
-    añade añadir añada edita editar genera generar
+    register write restore disable enable reopen edit change crea crear cree cierra cerrar cierre
+    cancela cancelar cancele asigna asignar asigne reasigna reasignar marca marcar marque resetea limpia
+    limpiar renombra mueve mover aprueba aprobar reprograma reprogramar registra registrar desactiva
+    desactivar abre abrir pon poner establece establecer fija fijar agrega agregar agregue añade añadir
+    añada edita editar genera generar
     """.split()
 )
 _POLITE = frozenset(
     """
-    please kindly can could would you i we want to need lets let us go ahead and just now
-    por favor puedes podrias podria puede quiero quisiera necesito necesitamos hay que vamos a me ayudas ayudame
+    please kindly can could would you i we want to need lets let us go ahead and just now por favor
+    puedes podrias podria puede quiero quisiera necesito necesitamos hay que vamos a me ayudas ayudame
     """.split()
 )
 _DAR_DE_BAJA = re.compile(r"\b(?:da|dar|den|de)\s+de\s+baja\b")
@@ -53,4 +54,6 @@ def asks_to_change_data(question: str) -> bool:
     opening = [word for word in words if word not in _POLITE]
     if opening and opening[0] in _IMPERATIVE:
         return True
-    return bool(_DAR_DE_BAJA.search(text)) and not text.startswith(("cuant", "que ", "cual", "lista", "muestra"))
+    return bool(_DAR_DE_BAJA.search(text)) and not text.startswith(
+        ("cuant", "que ", "cual", "lista", "muestra")
+    )

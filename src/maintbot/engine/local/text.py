@@ -15,18 +15,43 @@ ARTICLES = frozenset({"the", "a", "an", "el", "la", "los", "las", "un", "una", "
 _CONTRACTIONS = {"del": "de", "al": "a"}
 
 STOPWORDS_EN = frozenset(
-    ["of", "in", "on", "at", "for", "to", "from", "with", "by", "is", "are", "was", "were", "be", "been", "being", "do", "does", "did", "have", "has", "had", "there", "what", "which", "who", "how", "many", "much", "me", "my", "our", "we", "us", "you", "your", "please", "can", "could", "would", "should", "will", "shall", "may", "might", "show", "give", "list", "tell", "i", "it", "its", "that", "this", "these", "those", "and", "or", "all", "any", "some", "each", "every", "currently", "right", "now", "also", "just", "get", "find", "see", "display", "name", "enumerate", "want", "need", "know", "like", "about", "into", "over", "under", "than", "then", "so", "does", "doing", "done", "let", "lets", "let's", "whats", "what's", "how's", "there's", "theyre", "they", "them", "their", "here", "ones", "one", "currently", "today's", "overall", "please", "kindly", "exist", "maintain", "maintained", "ones", "mantener", "mantenido", "exists", "existing", "registered", "recorded", "created", "logged", "reported", "made", "opened", "raised"]
+    """
+    of in on at for to from with by is are was were be been being do does did have has had there what
+    which who how many much me my our we us you your please can could would should will shall may might
+    show give list tell i it its that this these those and or all any some each every currently right
+    now also just get find see display name enumerate want need know like about into over under than
+    then so doing done let lets let's whats what's how's there's theyre they them their here ones one
+    today's overall kindly exist maintain maintained mantener mantenido exists existing registered
+    recorded created logged reported made opened raised
+    """.split()
 )
 STOPWORDS_ES = frozenset(
-    ["de", "en", "por", "para", "con", "que", "cual", "cuales", "cuanto", "cuantos", "cuanta", "cuantas", "hay", "es", "son", "fue", "fueron", "esta", "estan", "estan", "tenemos", "tiene", "tienen", "tengo", "existen", "existe", "hubo", "habia", "han", "ha", "sido", "ser", "estar", "mi", "mis", "nuestro", "nuestros", "nuestra", "nuestras", "me", "muestra", "muestrame", "mostrar", "dame", "dime", "lista", "listar", "listado", "se", "y", "o", "a", "todos", "todas", "todo", "toda", "cada", "ahora", "actualmente", "ya", "tambien", "quiero", "quisiera", "necesito", "puedes", "podrias", "favor", "sobre", "entre", "como", "cuando", "donde", "registrados", "registradas", "registrado", "registrada", "creados", "creadas", "creado", "creada", "reportados", "reportadas", "ver", "saber", "conocer", "indica", "indicame", "ensename", "muestre", "dar", "dime", "cuentame", "cuantos", "hay", "este", "esta", "estos", "estas", "eso", "esos", "esas", "ese", "al", "del", "su", "sus", "le", "les", "nos"]
+    """
+    de en por para con que cual cuales cuanto cuantos cuanta cuantas hay es son fue fueron esta estan
+    tenemos tiene tienen tengo existen existe hubo habia han ha sido ser estar mi mis nuestro nuestros
+    nuestra nuestras me muestra muestrame mostrar dame dime lista listar listado se y o a todos todas
+    todo toda cada ahora actualmente ya tambien quiero quisiera necesito puedes podrias favor sobre
+    entre como cuando donde registrados registradas registrado registrada creados creadas creado creada
+    reportados reportadas ver saber conocer indica indicame ensename muestre dar cuentame este estos
+    estas eso esos esas ese al del su sus le les nos
+    """.split()
 )
 STOPWORDS = STOPWORDS_EN | STOPWORDS_ES
 
 _ES_MARKERS = frozenset(
-    ["de", "en", "por", "para", "con", "que", "cual", "cuales", "cuantos", "cuantas", "hay", "son", "esta", "estan", "tenemos", "tiene", "tienen", "los", "las", "el", "la", "del", "y", "un", "una", "sin", "mes", "año", "ultimo", "ultimos", "proximos", "equipos", "ordenes", "planta", "plantas", "fallas", "costo", "tiempo", "cuanto", "muestra", "lista", "dame", "dime", "hubo", "fueron", "valor", "promedio", "paro", "tecnicos", "repuestos", "bombas", "vencidos", "atrasadas", "necesitan", "hola", "gracias", "mantenimiento", "ayuda", "puedes", "hacer", "ese", "esa", "este", "estos"]
+    """
+    de en por para con que cual cuales cuantos cuantas hay son esta estan tenemos tiene tienen los las
+    el la del y un una sin mes año ultimo ultimos proximos equipos ordenes planta plantas fallas costo
+    tiempo cuanto muestra lista dame dime hubo fueron valor promedio paro tecnicos repuestos bombas
+    vencidos atrasadas necesitan hola gracias mantenimiento ayuda puedes hacer ese esa este estos
+    """.split()
 )
 _EN_MARKERS = frozenset(
-    ["the", "of", "in", "on", "at", "for", "to", "with", "by", "is", "are", "was", "were", "how", "many", "much", "what", "which", "show", "list", "there", "have", "has", "do", "does", "last", "this", "year", "month", "days", "equipment", "work", "orders", "plant", "cost", "downtime", "failures", "technicians", "parts", "need", "needs", "top", "average", "total", "per", "each", "and", "hello", "hi", "thanks", "help", "can", "you", "spare", "overdue", "open"]
+    """
+    the of in on at for to with by is are was were how many much what which show list there have has do
+    does last this year month days equipment work orders plant cost downtime failures technicians parts
+    need needs top average total per each and hello hi thanks help can you spare overdue open
+    """.split()
 )
 
 
@@ -73,7 +98,7 @@ def variants(word: str) -> set[str]:
         forms.update({word[:-1] + "a", word[:-1] + "as"})
     if word.endswith("on"):
         forms.add(word + "es")
-    if word.endswith("ss") or word.endswith("sh") or word.endswith("ch") or word.endswith("x"):
+    if word.endswith(("ss", "sh", "ch", "x")):
         forms.add(word + "es")
     return forms
 

@@ -10,8 +10,12 @@ from maintbot.engine.local.query import ENTITY, StructuredQuery
 if TYPE_CHECKING:
     from maintbot.engine.local.timewords import TimeWindow
 
-_UNIT_WORDS = {"day": ("day", "días", "día"), "week": ("week", "semanas", "semana"),
-               "month": ("month", "meses", "mes"), "year": ("year", "años", "año")}
+_UNIT_WORDS = {
+    "day": ("day", "días", "día"),
+    "week": ("week", "semanas", "semana"),
+    "month": ("month", "meses", "mes"),
+    "year": ("year", "años", "año"),
+}
 
 
 def describe_window(window: TimeWindow, language: str) -> str:
@@ -21,7 +25,13 @@ def describe_window(window: TimeWindow, language: str) -> str:
     n = window.amount
     if window.kind == "rolling":
         if language == "es":
-            return f"en los últimos {n} {es_plural}" if n != 1 else f"en el último {es_one}" if unit != "week" else "en la última semana"
+            return (
+                f"en los últimos {n} {es_plural}"
+                if n != 1
+                else f"en el último {es_one}"
+                if unit != "week"
+                else "en la última semana"
+            )
         return f"in the last {n} {en}s" if n != 1 else f"in the last {en}"
     if window.kind == "forward":
         if language == "es":
@@ -99,7 +109,11 @@ class AnswerWriter:
             value = self.domain.attribute("equipment_type").value(types.values[0])
             if value is not None:
                 word = value.label.text(language)
-                return (word + ("es" if word.endswith(("r", "n")) and language == "es" else "s") if plural else word), True
+                return (
+                    word + ("es" if word.endswith(("r", "n")) and language == "es" else "s")
+                    if plural
+                    else word
+                ), True
         return self.domain.subject(query.subject).label.text(language, plural=plural), False
 
     def write(self, query: StructuredQuery, columns: list[str], rows: list[list[Any]], language: str) -> str:
@@ -130,21 +144,39 @@ class AnswerWriter:
         label = measure.label.text(language)
         agg = query.agg if query.agg and not measure.fixed_agg else None
         if agg:
-            label = f"{_AGG_WORDS[agg][language == 'es']} {label}" if language == "en" else f"{label} {_AGG_WORDS[agg][1]}"
+            label = (
+                f"{_AGG_WORDS[agg][language == 'es']} {label}"
+                if language == "en"
+                else f"{label} {_AGG_WORDS[agg][1]}"
+            )
         qualifiers = self.qualifiers(query, language)
         subject = ""
-        if query.subject not in ("work_orders", "spare_parts", "readings", "technicians", "plans", "equipment"):
-            subject = (" de " if language == "es" else " of ") + self.domain.subject(query.subject).label.text(language, plural=True)
+        if query.subject not in (
+            "work_orders",
+            "spare_parts",
+            "readings",
+            "technicians",
+            "plans",
+            "equipment",
+        ):
+            subject = (" de " if language == "es" else " of ") + self.domain.subject(
+                query.subject
+            ).label.text(language, plural=True)
         tail = f" {qualifiers}" if qualifiers else ""
         if value is None:
-            return (f"No hay datos de {label}{subject}{tail}." if language == "es"
-                    else f"There is no {label} data{subject}{tail}.")
+            return (
+                f"No hay datos de {label}{subject}{tail}."
+                if language == "es"
+                else f"There is no {label} data{subject}{tail}."
+            )
         shown = number(value, measure.unit)
         if language == "es":
             return f"{label[0].upper()}{label[1:]}{subject}{tail}: {shown}."
         return f"{label[0].upper()}{label[1:]}{subject}{tail}: {shown}."
 
-    def _grouped(self, query: StructuredQuery, columns: list[str], rows: list[list[Any]], language: str) -> str:
+    def _grouped(
+        self, query: StructuredQuery, columns: list[str], rows: list[list[Any]], language: str
+    ) -> str:
         what = self._what(query, language)
         dimension = self._dimension_name(query.group_by[0], language)
         qualifiers = self.qualifiers(query, language)
@@ -199,25 +231,31 @@ class AnswerWriter:
         return self.value_label(key, cell, language)
 
 
-_AGG_WORDS = {"avg": ("average", "promedio"), "max": ("maximum", "máximo"), "min": ("minimum", "mínimo"),
-              "sum": ("total", "total"), "count": ("number of", "número")}
+_AGG_WORDS = {
+    "avg": ("average", "promedio"),
+    "max": ("maximum", "máximo"),
+    "min": ("minimum", "mínimo"),
+    "sum": ("total", "total"),
+    "count": ("number of", "número"),
+}
 
 HELP = {
     "en": (
         "I answer questions about your maintenance data in English or Spanish: equipment and its status, "
         "preventive maintenance plans that are due or overdue, work orders and backlog, failures and failure "
         "modes, downtime, MTTR, maintenance cost, spare parts and stock, technicians, and sensor readings. "
-        "For example: \"How many pumps are out of service?\", \"Maintenance cost by site this year\", "
-        "\"Top 3 failure modes in the last 6 months\", \"Which spare parts need reordering in Madrid?\". "
-        "You can follow up with \"and in Houston?\" or \"only the critical ones\"."
+        'For example: "How many pumps are out of service?", "Maintenance cost by site this year", '
+        '"Top 3 failure modes in the last 6 months", "Which spare parts need reordering in Madrid?". '
+        'You can follow up with "and in Houston?" or "only the critical ones".'
     ),
     "es": (
-        "Respondo preguntas sobre tus datos de mantenimiento, en español o en inglés: equipos y su estado, planes "
-        "de mantenimiento preventivo pendientes o vencidos, órdenes de trabajo y backlog, fallas y modos de falla, "
-        "tiempo de paro, MTTR, costo de mantenimiento, repuestos e inventario, técnicos y lecturas de sensores. "
-        "Por ejemplo: \"¿Cuántas bombas están fuera de servicio?\", \"Costo de mantenimiento por planta este año\", "
-        "\"Los 3 modos de falla más comunes en los últimos 6 meses\", \"¿Qué repuestos hay que reordenar en Madrid?\". "
-        "Luego puedes preguntar \"¿y en Houston?\" o \"solo las críticas\"."
+        "Respondo preguntas sobre tus datos de mantenimiento, en español o en inglés: equipos y su estado, "
+        "planes de mantenimiento preventivo pendientes o vencidos, órdenes de trabajo y backlog, fallas y "
+        "modos de falla, tiempo de paro, MTTR, costo de mantenimiento, repuestos e inventario, técnicos y "
+        'lecturas de sensores. Por ejemplo: "¿Cuántas bombas están fuera de servicio?", "Costo de '
+        'mantenimiento por planta este año", "Los 3 modos de falla más comunes en los últimos 6 meses", '
+        '"¿Qué repuestos hay que reordenar en Madrid?". Luego puedes preguntar "¿y en Houston?" o '
+        '"solo las críticas".'
     ),
 }
 SMALLTALK = {
@@ -230,19 +268,25 @@ SMALLTALK = {
 }
 REFUSED = {
     "en": "I can only read the maintenance data; I can't change, delete or add anything. Ask me a question "
-          "about the data instead, for example \"How many work orders are open?\".",
-    "es": "Solo puedo consultar los datos de mantenimiento; no puedo modificar, borrar ni agregar nada. Hazme "
-          "una pregunta sobre los datos, por ejemplo \"¿Cuántas órdenes de trabajo están abiertas?\".",
+    'about the data instead, for example "How many work orders are open?".',
+    "es": "Solo puedo consultar los datos de mantenimiento; no puedo modificar, borrar ni agregar nada. "
+    'Hazme una pregunta sobre los datos, por ejemplo "¿Cuántas órdenes de trabajo están abiertas?".',
 }
 
 
 def unsupported(language: str, unknown: tuple[str, ...]) -> str:
     """Say plainly what was not understood, and what can be asked instead."""
-    words = ", ".join(f"\"{word}\"" for word in unknown[:5])
+    words = ", ".join(f'"{word}"' for word in unknown[:5])
     if language == "es":
-        lead = f"No sé responder eso con los datos de mantenimiento (no entendí {words}). " if words else (
-            "No sé responder eso con los datos de mantenimiento. ")
+        lead = (
+            f"No sé responder eso con los datos de mantenimiento (no entendí {words}). "
+            if words
+            else ("No sé responder eso con los datos de mantenimiento. ")
+        )
         return lead + HELP["es"]
-    lead = f"I can't answer that from the maintenance data (I did not understand {words}). " if words else (
-        "I can't answer that from the maintenance data. ")
+    lead = (
+        f"I can't answer that from the maintenance data (I did not understand {words}). "
+        if words
+        else ("I can't answer that from the maintenance data. ")
+    )
     return lead + HELP["en"]
