@@ -1415,24 +1415,25 @@ def _current_situation(
 ) -> list[_Order]:
     """Open work that explains today's equipment status and today's sensor trends."""
     orders: list[_Order] = []
+    no_stock = _Stock({}, {}, {}, [])  # unfinished work has not consumed parts yet
     fresh = True  # one breakdown from yesterday, so "failures this month" has an answer even on the 2nd
     for asset in assets:
         if asset.status == "out_of_service":
             # Broken down and waiting for parts.
             created = clock.cutoff - _hours(rng.uniform(3, 40) * 24)
-            order, _ = _corrective(rng, asset, created, _Stock({}, {}, {}, []))
+            order, _ = _corrective(rng, asset, created, no_stock)
             order.priority = _BREAKDOWN_PRIORITY.pick(rng)
             order.status, order.started_at = "on_hold", created + _hours(rng.uniform(1, 12))
         elif asset.status == "under_maintenance":
             created = clock.cutoff - _hours(rng.uniform(2, 20) if fresh else rng.uniform(4, 96))
             fresh = False
-            order, _ = _corrective(rng, asset, created, _Stock({}, {}, {}, []))
+            order, _ = _corrective(rng, asset, created, no_stock)
             started = _moment(rng, created, min(created + _hours(3), clock.cutoff))
             order.status, order.started_at = "in_progress", started
         elif asset.id in onsets:
             # Condition monitoring caught the trend and raised a predictive order.
             created = clock.cutoff - _hours(rng.uniform(2, 10) * 24)
-            order, _ = _predictive(rng, asset, created, _Stock({}, {}, {}, []))
+            order, _ = _predictive(rng, asset, created, no_stock)
             order.title = f"{_PREDICTIVE_TITLES[0]} - {asset.name}"
             order.priority = "high"
             order.status = _TREND_STATUS.pick(rng)
@@ -1639,16 +1640,52 @@ def generate(*, seed: int = 42, as_of: datetime.date, scale: float = 1.0) -> Dem
         scale=scale,
     )
     order_rows, order_part_rows = _work_order_rows(_stream(seed, "assignments"), orders, stock)
-    return DemoRows(
-        sites=_site_rows(),
-        equipment=_equipment_rows(assets),
-        technicians=_technician_rows(technicians),
-        maintenance_plans=_plan_rows(plans),
-        spare_parts=_spare_part_rows(parts),
-        work_orders=order_rows,
-        work_order_parts=order_part_rows,
-        sensor_readings=_sensor_rows(_stream(seed, "sensor_readings"), clock, assets, onsets),
+    return _in_label_order(
+        DemoRows(
+            sites=_site_rows(),
+            equipment=_equipment_rows(assets),
+            technicians=_technician_rows(technicians),
+            maintenance_plans=_plan_rows(plans),
+            spare_parts=_spare_part_rows(parts),
+            work_orders=order_rows,
+            work_order_parts=order_part_rows,
+            sensor_readings=_sensor_rows(_stream(seed, "sensor_readings"), clock, assets, onsets),
+        )
     )
+
+
+def _in_label_order(rows: DemoRows) -> DemoRows:
+    """Number sites, equipment, technicians and parts in the order of the label people see.
+
+    Top-N answers break ties in the order of their rows' keys; with ids in label order, a query grouped by
+    id and one grouped by tag, name or part number list tied rows the same way.
+    """
+    sites = _renumber(rows.sites, "name")
+    for table in (rows.equipment, rows.technicians, rows.spare_parts):
+        _remap(table, "site_id", sites)
+    equipment = _renumber(rows.equipment, "tag")
+    for table in (rows.maintenance_plans, rows.work_orders, rows.sensor_readings):
+        _remap(table, "equipment_id", equipment)
+    _remap(rows.work_orders, "technician_id", _renumber(rows.technicians, "name"))
+    _remap(rows.work_order_parts, "part_id", _renumber(rows.spare_parts, "part_number"))
+    return rows
+
+
+def _renumber(rows: list[Row], label: str) -> dict[int, int]:
+    """Give `rows` ids 1, 2, … in order of `label`; returns old id -> new id."""
+    ordered = sorted(rows, key=lambda row: str(row[label]))
+    new_ids = {int(str(row["id"])): number for number, row in enumerate(ordered, start=1)}
+    for row in rows:
+        row["id"] = new_ids[int(str(row["id"]))]
+    rows.sort(key=lambda row: int(str(row["id"])))
+    return new_ids
+
+
+def _remap(rows: list[Row], column: str, new_ids: dict[int, int]) -> None:
+    for row in rows:
+        old = row[column]
+        if old is not None:
+            row[column] = new_ids[int(str(old))]
 
 
 async def write_demo_database(
@@ -1697,6 +1734,9 @@ async def _fill(engine: AsyncEngine, rows: DemoRows) -> None:
             for start in range(0, len(table_rows), _INSERT_BATCH):
                 await conn.execute(table.insert(), table_rows[start : start + _INSERT_BATCH])
         await conn.run_sync(_create_indexes)
+        # Statistics for the query planner: without them SQLite picks the wrong index for "equipment that
+        # needs maintenance" and takes 0.9 s instead of 7 ms at scale 10.
+        await conn.exec_driver_sql("ANALYZE")
 
 
 def _create_tables(conn: Connection) -> None:

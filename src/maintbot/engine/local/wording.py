@@ -84,23 +84,41 @@ class AnswerWriter:
             return code.replace("_", " ")
         return value.label.text(language)
 
-    def qualifiers(self, query: StructuredQuery, language: str, *, skip_type: bool = False) -> str:
-        """The filters, concepts and window as a phrase: 'out of service at Madrid Plant last month'."""
-        parts: list[str] = []
-        for item in query.filters:
-            if skip_type and item.attribute == "equipment_type":
-                continue
-            labels = [self.value_label(item.attribute, code, language) for code in item.values]
-            joined = (" o " if language == "es" else " or ").join(labels)
-            if item.attribute == "site":
-                parts.append(f"en {joined}" if language == "es" else f"at {joined}")
+    def qualifiers(
+        self, query: StructuredQuery, language: str, *, skip_type: bool = False
+    ) -> tuple[str, str]:
+        """The filters, concepts and window as words before and after the noun:
+        ("open", "at Madrid Plant last month") in English; Spanish puts them all after the noun."""
+        before: list[str] = []
+        after: list[str] = []
+        feminine = self.domain.subject(query.subject).label.es_feminine
+        for key in query.concepts:
+            label = self.domain.concept(key).label.text(language)
+            if language == "es":
+                after.append(label[:-2] + "as" if feminine and label.endswith("os") else label)
             else:
-                name = self.domain.attribute(item.attribute).label.text(language)
-                parts.append(f"({name}: {joined})")
-        parts += [self.domain.concept(key).label.text(language) for key in query.concepts]
+                (before if " " not in label else after).append(label)
+        for item in query.filters:
+            if not (skip_type and item.attribute == "equipment_type"):
+                after.append(self._filter_phrase(item.attribute, item.values, language))
         if query.window is not None:
-            parts.append(query.window.describe(language))
-        return " ".join(parts)
+            after.append(query.window.describe(language))
+        return " ".join(before), " ".join(after)
+
+    def _filter_phrase(self, attribute: str, codes: tuple[str, ...], language: str) -> str:
+        labels = [self.value_label(attribute, code, language) for code in codes]
+        joined = (" o " if language == "es" else " or ").join(labels)
+        if attribute == "site":
+            return f"en {joined}" if language == "es" else f"at {joined}"
+        if attribute in ("equipment_status", "work_order_status"):
+            return joined  # "pumps out of service", "órdenes en progreso"
+        if attribute == "equipment_type":
+            plurals = (" o " if language == "es" else " or ").join(
+                plural_of(label, language) for label in labels
+            )
+            return f"de {plurals}" if language == "es" else f"for {plurals}"
+        name = self.domain.attribute(attribute).label.text(language)
+        return f"con {name} {joined}" if language == "es" else f"with {name} {joined}"
 
     def noun(self, query: StructuredQuery, language: str, *, plural: bool) -> tuple[str, bool]:
         """What is counted: 'pumps' when the question is about one equipment type, else the subject."""
@@ -109,11 +127,8 @@ class AnswerWriter:
             value = self.domain.attribute("equipment_type").value(types.values[0])
             if value is not None:
                 word = value.label.text(language)
-                return (
-                    word + ("es" if word.endswith(("r", "n")) and language == "es" else "s")
-                    if plural
-                    else word
-                ), True
+                suffix = "es" if word.endswith(("r", "n")) and language == "es" else "s"
+                return (word + suffix if plural else word), True
         return self.domain.subject(query.subject).label.text(language, plural=plural), False
 
     def write(self, query: StructuredQuery, columns: list[str], rows: list[list[Any]], language: str) -> str:
@@ -129,14 +144,18 @@ class AnswerWriter:
             sentences.append(self._measured(extra, rows[0][index] if rows else None, language))
         return " ".join(sentences)
 
+    def _phrase(self, query: StructuredQuery, language: str, *, plural: bool) -> str:
+        """The counted thing with its qualifiers: 'open work orders at Madrid Plant last month'."""
+        noun, is_type = self.noun(query, language, plural=plural)
+        before, after = self.qualifiers(query, language, skip_type=is_type)
+        return " ".join(part for part in (before, noun, after) if part)
+
     def _counted(self, query: StructuredQuery, count: int, language: str) -> str:
-        noun, is_type = self.noun(query, language, plural=count != 1)
-        qualifiers = self.qualifiers(query, language, skip_type=is_type)
-        tail = f" {qualifiers}" if qualifiers else ""
+        phrase = self._phrase(query, language, plural=count != 1)
         if language == "es":
-            return f"Hay {count:,} {noun}{tail}." if count else f"No hay {noun}{tail}."
+            return f"Hay {count:,} {phrase}." if count else f"No hay {phrase}."
         verb = "is" if count == 1 else "are"
-        return f"There {verb} {count:,} {noun}{tail}." if count else f"There are no {noun}{tail}."
+        return f"There {verb} {count:,} {phrase}." if count else f"There are no {phrase}."
 
     def _measured(self, query: StructuredQuery, value: Any, language: str) -> str:
         assert query.measure is not None
@@ -144,77 +163,100 @@ class AnswerWriter:
         label = measure.label.text(language)
         agg = query.agg if query.agg and not measure.fixed_agg else None
         if agg:
-            label = (
-                f"{_AGG_WORDS[agg][language == 'es']} {label}"
-                if language == "en"
-                else f"{label} {_AGG_WORDS[agg][1]}"
+            words = _AGG_WORDS[agg]
+            label = f"{label} {words[1]}" if language == "es" else f"{words[0]} {label}"
+        of = ""
+        if query.subject in ("failures",):
+            of = (" de " if language == "es" else " of ") + self.domain.subject(query.subject).label.text(
+                language, plural=True
             )
-        qualifiers = self.qualifiers(query, language)
-        subject = ""
-        if query.subject not in (
-            "work_orders",
-            "spare_parts",
-            "readings",
-            "technicians",
-            "plans",
-            "equipment",
-        ):
-            subject = (" de " if language == "es" else " of ") + self.domain.subject(
-                query.subject
-            ).label.text(language, plural=True)
-        tail = f" {qualifiers}" if qualifiers else ""
+        before, after = self.qualifiers(query, language)
+        if before:
+            of += (
+                (" " if of else " of ")
+                + before
+                + ("" if of else " " + self.domain.subject(query.subject).label.text(language, plural=True))
+            )
+        tail = f" {after}" if after else ""
         if value is None:
-            return (
-                f"No hay datos de {label}{subject}{tail}."
-                if language == "es"
-                else f"There is no {label} data{subject}{tail}."
-            )
-        shown = number(value, measure.unit)
-        if language == "es":
-            return f"{label[0].upper()}{label[1:]}{subject}{tail}: {shown}."
-        return f"{label[0].upper()}{label[1:]}{subject}{tail}: {shown}."
+            if language == "es":
+                return f"No hay datos de {label}{of}{tail}."
+            return f"There is no {label} data{of}{tail}."
+        return f"{label[0].upper()}{label[1:]}{of}{tail}: {number(value, measure.unit)}."
 
     def _grouped(
         self, query: StructuredQuery, columns: list[str], rows: list[list[Any]], language: str
     ) -> str:
-        what = self._what(query, language)
         dimension = self._dimension_name(query.group_by[0], language)
-        qualifiers = self.qualifiers(query, language)
-        tail = f" {qualifiers}" if qualifiers else ""
+        what = self._what(query, language)
+        by_what = self._what(query, language, by=("por " if language == "es" else "by ") + dimension)
         if not rows:
-            return f"No hay {what}{tail}." if language == "es" else f"No {what} found{tail}."
+            return f"No hay {what}." if language == "es" else f"No {what} found."
         unit = self.domain.measure(query.measure).unit if query.measure else ""
         width = len(columns) - 1 - len(query.also)
-        top_label = " · ".join(self._label(query.group_by[0], cell, language) for cell in rows[0][:width][:2])
-        top = f"{top_label} ({number(rows[0][width], unit)})"
+        labelled = [
+            (
+                " · ".join(self._label(query.group_by[0], cell, language) for cell in row[:width][:2]),
+                number(row[width], unit),
+            )
+            for row in rows
+        ]
+        first, value = labelled[0]
+        es = language == "es"
+        if query.group_by[0] in ("month", "year"):
+            peak = max(range(len(rows)), key=lambda index: _sortable(rows[index][width]))
+            peak_label, peak_value = labelled[peak]
+            if es:
+                return (
+                    f"{_capital(by_what)}: {len(rows)} periodos, de {first} a {labelled[-1][0]}; "
+                    f"máximo en {peak_label} ({peak_value})."
+                )
+            return (
+                f"{_capital(by_what)}: {len(rows)} periods from {first} to {labelled[-1][0]}; "
+                f"highest in {peak_label} ({peak_value})."
+            )
         if query.order and query.limit == 1:
-            word = "más" if query.order == "desc" else "menos"
-            if language == "es":
-                return f"{dimension[0].upper()}{dimension[1:]} con {word} {what}{tail}: {top}."
-            word = "most" if query.order == "desc" else "least"
-            return f"The {dimension} with the {word} {what}{tail} is {top}."
-        if language == "es":
-            return f"{what[0].upper()}{what[1:]} por {dimension}{tail}: {len(rows)} filas; primero {top}."
-        return f"{what[0].upper()}{what[1:]} by {dimension}{tail}: {len(rows)} rows; first {top}."
+            most = (
+                ("más" if query.order == "desc" else "menos")
+                if es
+                else ("most" if query.order == "desc" else "least")
+            )
+            if es:
+                return f"{_capital(dimension)} con {most} {what}: {first} ({value})."
+            return f"The {dimension} with the {most} {what} is {first} ({value})."
+        listed = ", ".join(f"{label} ({shown})" for label, shown in labelled[:5])
+        more = len(rows) - 5
+        if es:
+            rest = f" y {more} más" if more > 0 else ""
+            return f"{_capital(by_what)}: {listed}{rest}."
+        rest = f" and {more} more" if more > 0 else ""
+        return f"{_capital(by_what)}: {listed}{rest}."
 
     def _listed(self, query: StructuredQuery, rows: list[list[Any]], language: str) -> str:
-        noun, is_type = self.noun(query, language, plural=len(rows) != 1)
-        qualifiers = self.qualifiers(query, language, skip_type=is_type)
-        tail = f" {qualifiers}" if qualifiers else ""
+        phrase = self._phrase(query, language, plural=len(rows) != 1)
         if not rows:
-            return f"No hay {noun}{tail}." if language == "es" else f"There are no {noun}{tail}."
+            return f"No hay {phrase}." if language == "es" else f"There are no {phrase}."
         shown = ", ".join(str(row[0]) for row in rows[:5])
         more = len(rows) - 5
         if language == "es":
             rest = f" y {more} más" if more > 0 else ""
-            return f"{len(rows):,} {noun}{tail}: {shown}{rest}."
+            return f"{len(rows):,} {phrase}: {shown}{rest}."
         rest = f" and {more} more" if more > 0 else ""
-        return f"{len(rows):,} {noun}{tail}: {shown}{rest}."
+        return f"{len(rows):,} {phrase}: {shown}{rest}."
 
-    def _what(self, query: StructuredQuery, language: str) -> str:
+    def _what(self, query: StructuredQuery, language: str, *, by: str = "") -> str:
+        """What a grouped answer shows, with its qualifiers: 'open work orders by site last month'."""
         if query.measure:
-            return self.domain.measure(query.measure).label.text(language)
-        return self.domain.subject(query.subject).label.text(language, plural=True)
+            before, after = self.qualifiers(query, language)
+            label = self.domain.measure(query.measure).label.text(language)
+            if before:
+                subject = self.domain.subject(query.subject).label.text(language, plural=True)
+                label += (" de " if language == "es" else " of ") + f"{before} {subject}"
+        else:
+            noun, is_type = self.noun(query, language, plural=True)
+            before, after = self.qualifiers(query, language, skip_type=is_type)
+            label = f"{before} {noun}".strip()
+        return " ".join(part for part in (label, by, after) if part)
 
     def _dimension_name(self, key: str, language: str) -> str:
         if key == "month":
@@ -229,6 +271,31 @@ class AnswerWriter:
         if key in ("month", "year") or key.startswith(ENTITY):
             return str(cell)
         return self.value_label(key, cell, language)
+
+
+def plural_of(word: str, language: str) -> str:
+    """'pump' -> 'pumps', 'press' -> 'presses', 'compresor' -> 'compresores', 'máquina CNC' -> 'máquinas
+    CNC'.
+
+    Only the first word takes the plural, as in Spanish compound names.
+    """
+    head, _, tail = word.partition(" ")
+    if language == "es":
+        if head.endswith("s"):
+            return word
+        head += "s" if head[-1] in "aeiouáéíóú" else "es"
+        return f"{head} {tail}".strip()
+    if word.endswith(("s", "sh", "ch", "x")):
+        return word + "es"
+    return word + "s"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _sortable(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) else float("-inf")
 
 
 _AGG_WORDS = {
