@@ -67,3 +67,22 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to `app`, with its lifespan running."""
     async with in_process_client(app) as client:
         yield client
+
+
+POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+async def postgres_dsn() -> str:
+    """The local PostgreSQL server's admin DSN; skips when it is unreachable, except in CI where it fails."""
+    import asyncpg
+
+    try:
+        connection = await asyncpg.connect(POSTGRES_DSN, timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as error:
+        reason = f"PostgreSQL on 127.0.0.1:5432 (user postgres, database test) is unreachable: {error!r}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    await connection.close()
+    return POSTGRES_DSN

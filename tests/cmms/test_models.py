@@ -1,7 +1,6 @@
 """The models create exactly the CMMS schema of the shared contract (schema.sql), on SQLite and PostgreSQL."""
 
 import datetime
-import os
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
@@ -293,14 +292,8 @@ def test_sqlite_storage_uses_the_contract_text_formats(tmp_path: Path) -> None:
 
 
 async def connect_postgres(**kwargs: Any) -> Any:
-    """A connection to the test PostgreSQL; skips when it is unreachable, except in CI where it fails."""
-    try:
-        return await asyncpg.connect(PG_DSN, timeout=5, **kwargs)
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        reason = f"PostgreSQL at 127.0.0.1:5432 (database test) is unreachable: {exc!r}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    """A connection to the test PostgreSQL (tests that call this depend on the `postgres_dsn` fixture)."""
+    return await asyncpg.connect(PG_DSN, timeout=5, **kwargs)
 
 
 async def describe_postgres(schema: str) -> dict[str, Any]:
@@ -332,7 +325,7 @@ async def describe_postgres(schema: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def postgres_schemas() -> AsyncIterator[tuple[str, str]]:
+async def postgres_schemas(postgres_dsn: str) -> AsyncIterator[tuple[str, str]]:
     """Two throwaway schemas in the test database: one for the models, one for schema.sql; dropped after."""
     suffix = uuid.uuid4().hex[:10]
     schemas = (f"maintbot_models_{suffix}", f"maintbot_contract_{suffix}")
