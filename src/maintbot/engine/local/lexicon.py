@@ -80,7 +80,7 @@ _CUES: dict[Kind, tuple[str, str, str]] = {
     # kind: (key, English, Spanish)
     Kind.GROUP: (
         "by",
-        "by|per|for each|each|for every|broken down by|grouped by|group by|split by|across|according to|by each|in each|of each",
+        "by|per|for each|each|for every|broken down by|grouped by|group by|split by|according to|by each|in each|of each",
         "por|por cada|para cada|cada|agrupado por|desglosado por|según|en cada|de cada|separado por|dividido por",
     ),
     Kind.TREND: (
@@ -107,8 +107,8 @@ _CUES: dict[Kind, tuple[str, str, str]] = {
     ),
     Kind.FOLLOW_UP: (
         "and",
-        "and|what about|how about|and what about|same for|same but|and for|and in|and at|and also|now for|instead",
-        "y|que tal|y en|y para|y que tal|lo mismo para|lo mismo en|y de|y los|y las|en cambio|ahora para|ahora en|y ahora|y con|y sobre",
+        "and|what about|how about|and what about|same for|same but|and for|and in|and at|and also|now for|instead|now|and now",
+        "y|que tal|y en|y para|y que tal|lo mismo para|lo mismo en|y de|y los|y las|en cambio|ahora para|ahora en|y ahora|y con|y sobre|ahora",
     ),
     Kind.ONLY: ("only", "only|just|only the|solely", "solo|solamente|unicamente|nada mas|sólo"),
     Kind.GREETING: (

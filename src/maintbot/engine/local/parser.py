@@ -42,6 +42,7 @@ _SUBJECT_OF_TABLE = {
     "technicians": "technicians",
     "spare_parts": "spare_parts",
     "sensor_readings": "readings",
+    "work_order_parts": "spare_parts",
 }
 # Conditions a subject or measure already fixes, so the attribute cannot be what a word refers to.
 _FIXED_ATTRIBUTES = {"failures": {"work_order_type"}, "mttr": {"work_order_type"}}
@@ -54,6 +55,21 @@ _CONFLICTS = {
 DEFAULT_TOP = 10
 _AGGS: dict[str, Agg] = {"count": "count", "sum": "sum", "avg": "avg", "min": "min", "max": "max"}
 _SPENDING = frozenset({"maintenance_cost", "labor_cost", "parts_cost"})
+
+
+_NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5,
+    "seis": 6, "siete": 7, "ocho": 8, "nueve": 9, "diez": 10, "doce": 12, "quince": 15, "veinte": 20,
+}  # fmt: skip
+
+
+def _as_number(word: str) -> int | None:
+    """A count written in digits or words ("top three", "los dos equipos"); "one"/"uno" are left out
+    because they are more often pronouns ("which one") than counts."""
+    if word.isdigit():
+        return int(word) if 0 < int(word) <= 1000 else None
+    return _NUMBER_WORDS.get(word)
 
 
 class NotUnderstood(Exception):
@@ -76,6 +92,7 @@ class _Reading:
     window: TimeWindow | None
     number: int | None
     unknown: list[str]
+    words: list[str]
 
 
 @dataclass(slots=True)
@@ -129,14 +146,14 @@ class QuestionParser:
     def _read(self, question: str) -> _Reading:
         window, rest = find_window(normalise(question), today=self.today())
         words = tokens(rest)
-        position = next((i for i, word in enumerate(words) if word.isdigit() and 0 < int(word) <= 1000), None)
-        number = int(words.pop(position)) if position is not None else None
+        position = next((i for i, word in enumerate(words) if _as_number(word) is not None), None)
+        number = _as_number(words.pop(position)) if position is not None else None
         mentions = self.lexicon.scan(words)
         covered = {index for mention in mentions for index in range(mention.start, mention.end)}
         unknown = [
             w for i, w in enumerate(words) if i not in covered and w not in STOPWORDS and not w.isdigit()
         ]
-        return _Reading(mentions, window, number, unknown)
+        return _Reading(mentions, window, number, unknown, words)
 
     @staticmethod
     def _has_data(reading: _Reading) -> bool:
@@ -366,6 +383,14 @@ class _QueryBuilder:
         ]
         return tuple(same_rows)
 
+    def _ranks_single_readings(self, measure: str) -> bool:
+        explicit = any(mention.all(Kind.AGG) and not mention.first(Kind.RANK) for mention in self.mentions)
+        return (
+            not explicit
+            and self.domain.measure(measure).table == "sensor_readings"
+            and self._mentions_subject("readings")
+        )
+
     def _mentions_subject(self, key: str) -> bool:
         return any(m.key == key for mention in self.mentions for m in mention.all(Kind.SUBJECT))
 
@@ -427,6 +452,9 @@ class _QueryBuilder:
         if measure is None:
             return None
         ranking = self.dims.order is not None
+        if ranking and self._ranks_single_readings(measure):
+            # "Which pump had the highest pressure reading?" ranks by its highest reading, not its average.
+            return "max" if self.dims.order == "desc" else "min"
         aggs = [
             m.key
             for mention in self.mentions
@@ -507,7 +535,8 @@ class _QueryBuilder:
     def _is_follow_up(self) -> bool:
         if not self.mentions:
             return self.reading.window is not None
-        opens = self.mentions[0].start == 0 and (
+        leading = self.reading.words[: self.mentions[0].start]
+        opens = all(word in STOPWORDS for word in leading) and (
             self.mentions[0].first(Kind.FOLLOW_UP) or self.mentions[0].first(Kind.ONLY)
         )
         own_subject = any(

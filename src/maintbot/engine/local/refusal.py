@@ -40,7 +40,8 @@ _POLITE = frozenset(
     puedes podrias podria puede quiero quisiera necesito necesitamos hay que vamos a me ayudas ayudame
     """.split()
 )
-_DAR_DE_BAJA = re.compile(r"\b(?:da|dar|den|de)\s+de\s+baja\b")
+# "Dar de baja" retires equipment; "dar de alta" registers something new. Both are writes.
+_DAR_DE_BAJA = re.compile(r"\b(?:da|dar|den|de|demos)\s+de\s+(?:baja|alta)\b")
 
 
 def asks_to_change_data(question: str) -> bool:

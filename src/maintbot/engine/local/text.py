@@ -16,6 +16,7 @@ _CONTRACTIONS = {"del": "de", "al": "a"}
 
 STOPWORDS_EN = frozenset(
     """
+    installed commissioned instalado instalada instalados instaladas across
     of in on at for to from with by is are was were be been being do does did have has had there what
     which who how many much me my our we us you your please can could would should will shall may might
     show give list tell i it its that this these those and or all any some each every currently right
@@ -70,8 +71,12 @@ _WORD_HYPHEN = re.compile(r"(?<=[a-zñ])-(?=[a-zñ])")
 
 
 def normalise(text: str) -> str:
-    """Folded text with punctuation turned into spaces, ready for patterns and tokens."""
-    folded = fold(text)
+    """Folded text with punctuation turned into spaces, ready for patterns and tokens.
+
+    "#" reads as "number" ("# of open WOs") and "_" as a space, for people who type the data's own codes
+    ("sensor_fault", "in_progress").
+    """
+    folded = fold(text).replace("#", " number ").replace("_", " ")
     folded = _WORD_HYPHEN.sub(" ", folded)
     folded = _PUNCTUATION.sub(" ", folded)
     return re.sub(r"\s+", " ", folded).strip()
