@@ -27,6 +27,7 @@ from maintbot.schemas import (
     SessionPage,
     SessionSummary,
 )
+from maintbot.settings import EngineMode
 from maintbot.sql.executor import ReadOnlyExecutor
 from maintbot.sql.guard import SqlGuard
 from maintbot.sql.types import QueryResult
@@ -108,6 +109,7 @@ class ChatService:
     guard: SqlGuard
     executor: ReadOnlyExecutor
     max_message_chars: int
+    engine_mode: EngineMode = EngineMode.LOCAL
 
     async def answer(self, *, request: ChatRequest) -> ChatAnswer:
         """Answer one question in its conversation (a new one when `session_id` is absent) and store both.
@@ -204,9 +206,19 @@ class ChatService:
             artifacts=[],
             engine=self.engine.name,
             cached=False,
-            degraded=False,
+            degraded=self._degraded(understanding),
             timings_ms={},
         )
+
+    def _degraded(self, understanding: Understanding) -> bool:
+        """Whether the configured LLM should have answered and the local engine did instead.
+
+        No LLM engine is built yet: in `llm` mode every answer is the local engine's; in `hybrid` mode the
+        local engine answers what it understands with confidence by design, and only the rest is degraded.
+        """
+        if self.engine_mode is EngineMode.LLM:
+            return True
+        return self.engine_mode is EngineMode.HYBRID and not understanding.confident
 
     def _record(self, answer: ChatAnswer) -> None:
         ANSWERS.labels(intent=answer.intent.value, engine=answer.engine).inc()

@@ -81,7 +81,12 @@ async def get_chat_service(
     settings: SettingsDep, db: StateSessionDep, engine: EngineDep, guard: GuardDep, executor: ExecutorDep
 ) -> ChatService:
     return ChatService(
-        db=db, engine=engine, guard=guard, executor=executor, max_message_chars=settings.max_message_chars
+        db=db,
+        engine=engine,
+        guard=guard,
+        executor=executor,
+        max_message_chars=settings.max_message_chars,
+        engine_mode=settings.engine_mode,
     )
 
 

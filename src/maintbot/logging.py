@@ -18,6 +18,7 @@ from maintbot.settings import LogFormat, Settings
 
 # Marks the handler this module installs, so that reconfiguring replaces it and leaves others alone.
 _HANDLER_NAME = "maintbot"
+log = structlog.get_logger(__name__)
 REQUEST_ID_HEADER = "X-Request-ID"
 _ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -82,8 +83,34 @@ class RequestIdMiddleware:
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send_with_id(message)
+
         with structlog.contextvars.bound_contextvars(request_id=request_id):
-            await self.app(scope, receive, send_with_id)
+            try:
+                await self.app(scope, receive, send_tracked)
+            except Exception:
+                # Answered here rather than by Starlette's outermost error middleware, so that the 500
+                # and its log line carry the request id.
+                log.exception("unhandled_error", method=scope.get("method"), path=scope.get("path"))
+                if started:
+                    raise
+                body = b'{"error":"InternalError","detail":"An unexpected error occurred."}'
+                await send_with_id(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send_with_id({"type": "http.response.body", "body": body})
 
 
 def _request_id_from(scope: Scope) -> str | None:

@@ -11,7 +11,11 @@ from maintbot.engine.base import Intent, Language
 
 # The question itself: surrounding whitespace dropped, and something must be left.
 # Its longest length comes from the settings (`max_message_chars`), so the chat service checks it.
-QuestionText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# No control characters (a NUL cannot even be stored in PostgreSQL); tabs and newlines are fine.
+QuestionText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"),
+]
 
 
 class ChatRequest(BaseModel):

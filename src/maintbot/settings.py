@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -49,11 +49,11 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rate_limit: str = Field(default="60/minute", description="Requests per client, e.g. '60/minute'.")
     log_format: LogFormat = LogFormat.CONSOLE
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     row_cap: int = Field(default=1000, ge=1, le=100_000, description="Most rows a query may return.")
     statement_timeout_s: float = Field(default=5.0, gt=0, le=300)
-    max_message_chars: int = Field(default=2000, ge=10, le=100_000)
+    max_message_chars: int = Field(default=2000, ge=10, le=10_000)
     demo_seed: int = 42
     demo_scale: float = Field(default=1.0, gt=0, le=100)
 
@@ -70,6 +70,20 @@ class Settings(BaseSettings):
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         return _split_csv(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url", "state_url")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is not None and not to_async_url(value).startswith(
+            ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+        ):
+            raise ValueError(f"must be a SQLite file or path, or a postgresql:// URL, not {value!r}")
+        return value
 
     @field_validator("rate_limit")
     @classmethod
@@ -168,6 +182,6 @@ def load_settings(**overrides: Any) -> Settings:
         problems = []
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else ""
-            name = f"MAINTBOT_{field.upper()}" if field else "configuration"
-            problems.append(f"{name}: {error['msg']}")
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"MAINTBOT_{field.upper()}: {message}" if field else message)
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from None

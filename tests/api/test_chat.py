@@ -224,3 +224,43 @@ async def test_sql_that_cannot_run_becomes_an_error_answer_in_the_users_language
     assert answer["rows"] is None
     app.dependency_overrides.clear()
     assert (await ask(client, COUNT_QUESTION))["rows"] == [[5]]
+
+
+async def test_a_follow_up_after_a_thank_you_still_refines_the_last_data_question(
+    client: httpx.AsyncClient,
+) -> None:
+    first = await ask(client, "How many pumps are there in Bogotá?")
+    await ask(client, "thanks!", session_id=first["session_id"])
+    follow_up = await ask(client, "And in Madrid?", session_id=first["session_id"])
+
+    assert follow_up["intent"] == "data"
+    assert "Madrid Plant" in follow_up["sql"]
+    assert "e.equipment_type = 'pump'" in follow_up["sql"]
+
+
+async def test_a_question_about_an_impossible_date_is_answered_plainly(client: httpx.AsyncClient) -> None:
+    answer = await ask(client, "work orders between 2024-01-01 and 2024-13-45")
+
+    assert answer["intent"] == "unsupported"
+    assert answer["sql"] is None
+
+
+async def test_answers_say_degraded_when_the_configured_llm_could_not_answer(make_settings: Any) -> None:
+    app = create_app(make_settings(engine="llm", openai_api_key="sk-test"))
+    async with in_process_client(app) as client:
+        answer = await ask(client, "How many pumps are out of service?")
+
+    assert answer["engine"] == "local"
+    assert answer["degraded"] is True
+
+
+async def test_hybrid_mode_answers_what_the_local_engine_understands_without_degrading(
+    make_settings: Any,
+) -> None:
+    app = create_app(make_settings(engine="hybrid", openai_api_key="sk-test"))
+    async with in_process_client(app) as client:
+        understood = await ask(client, "How many pumps are out of service?")
+        not_understood = await ask(client, "What is the MTBF of the pumps?")
+
+    assert understood["degraded"] is False
+    assert not_understood["degraded"] is True

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
+import asyncpg
 import httpx
+import pytest
 from fastapi import FastAPI
 
+from maintbot.app import create_app
 from maintbot.inprocess import in_process_client
 
 
@@ -34,6 +40,8 @@ async def test_an_unexpected_failure_is_a_500_without_internals(app: FastAPI) ->
     assert response.status_code == 500
     assert response.json() == {"error": "InternalError", "detail": "An unexpected error occurred."}
     assert "hunter2" not in response.text
+    # The one response operators most need to match with its log line carries the request id too.
+    assert len(response.headers["x-request-id"]) == 32
 
 
 async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) -> None:
@@ -42,3 +50,33 @@ async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) ->
 
     assert len(generated.headers["x-request-id"]) == 32
     assert echoed.headers["x-request-id"] == "trace-42"
+
+
+async def test_a_question_with_control_characters_is_a_422(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/v1/chat", json={"message": "How many pumps\u0000 are down?"})
+
+    assert response.status_code == 422
+    assert response.json()["error"] == "InvalidRequest"
+
+
+@pytest.mark.postgres
+async def test_the_state_database_going_away_is_a_503_with_retry_after(
+    postgres_dsn: str, make_settings: Any
+) -> None:
+    name = f"maintbot_state_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(postgres_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        state_url = postgres_dsn.rsplit("/", 1)[0] + f"/{name}"
+        app = create_app(make_settings(state_url=state_url))
+        async with in_process_client(app) as client:
+            assert (await client.post("/api/v1/chat", json={"message": "Hello"})).status_code == 200
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            response = await client.post("/api/v1/chat", json={"message": "Hello"})
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+    assert response.status_code == 503
+    assert response.json()["error"] == "ServiceUnavailable"
+    assert response.headers["retry-after"] == "5"

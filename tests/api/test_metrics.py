@@ -17,7 +17,8 @@ async def metrics_text(client: httpx.AsyncClient) -> str:
 def sample(text: str, name: str, **labels: str) -> float:
     """The value of one sample, 0 when it is absent."""
     for line in text.splitlines():
-        if line.startswith(name + "{") and all(f'{key}="{value}"' in line for key, value in labels.items()):
+        named = line.startswith(name + "{") or (not labels and line.startswith(name + " "))
+        if named and all(f'{key}="{value}"' in line for key, value in labels.items()):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
 
@@ -58,10 +59,16 @@ async def test_probes_and_scrapes_are_not_counted(client: httpx.AsyncClient) -> 
     assert not re.search(r'route="/(health|metrics)', text)
 
 
-async def test_answers_are_counted_by_intent_and_engine(client: httpx.AsyncClient) -> None:
-    answer = (await client.post("/api/v1/chat", json={"message": "Hello there"})).json()
-    text = await metrics_text(client)
+async def test_answers_and_queries_are_counted(client: httpx.AsyncClient) -> None:
+    before = await metrics_text(client)
+    greeting = (await client.post("/api/v1/chat", json={"message": "Hello there"})).json()
+    data = (await client.post("/api/v1/chat", json={"message": "How many pumps are out of service?"})).json()
+    after = await metrics_text(client)
 
-    assert sample(text, "maintbot_answers_total", intent=answer["intent"], engine="local") >= 1
-    assert "maintbot_sql_guard_rejections_total" in text
-    assert "maintbot_query_duration_seconds_bucket" in text
+    assert greeting["intent"] != "data"
+    assert data["intent"] == "data"
+    for intent in (greeting["intent"], "data"):
+        counted = sample(after, "maintbot_answers_total", intent=intent, engine="local")
+        assert counted - sample(before, "maintbot_answers_total", intent=intent, engine="local") == 1
+    queries = "maintbot_query_duration_seconds_count"
+    assert sample(after, queries) - sample(before, queries) == 1

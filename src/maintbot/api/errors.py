@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
 from maintbot.errors import MaintBotError
@@ -27,6 +28,9 @@ _HTTP_CODES = {
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every error with the same JSON shape and the right status."""
     app.add_exception_handler(MaintBotError, _maintbot_error)
+    # The executor turns the maintenance DB's errors into its own; a raw DBAPIError here is the state DB.
+    app.add_exception_handler(DBAPIError, _database_unavailable)
+    app.add_exception_handler(ConnectionError, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
@@ -43,6 +47,17 @@ def error_response(
 async def _maintbot_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MaintBotError)
     return error_response(status_code=exc.status_code, error=exc.code, detail=exc.detail, headers=exc.headers)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # The state database (or its server) cannot be reached: the client may retry, so 503, not 500.
+    log.error("database_unavailable", method=request.method, path=request.url.path, exc_info=exc)
+    return error_response(
+        status_code=503,
+        error="ServiceUnavailable",
+        detail="The service's database is not available right now. Please try again shortly.",
+        headers={"Retry-After": "5"},
+    )
 
 
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:

@@ -8,7 +8,6 @@ exactly what was checked (comments are dropped, an outer LIMIT is set).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Literal
 
@@ -19,6 +18,7 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
+from maintbot.caching import BoundedCache
 from maintbot.errors import UnsafeSql
 from maintbot.sql.types import Dialect, GuardedSql
 
@@ -165,7 +165,7 @@ class SqlGuard:
             raise ValueError("row_cap must be at least 1")
         self._dialect: Dialect = dialect
         self._row_cap = row_cap
-        self._accepted: OrderedDict[str, GuardedSql] = OrderedDict()
+        self._accepted: BoundedCache[str, GuardedSql] = BoundedCache(size=ACCEPTED_CACHE_SIZE)
         self._tables = frozenset(known_columns)
         # Column types do not matter for resolving names; the schema only says which columns exist.
         self._schema = MappingSchema(
@@ -182,7 +182,6 @@ class SqlGuard:
         """
         accepted = self._accepted.get(sql)
         if accepted is not None:
-            self._accepted.move_to_end(sql)
             return accepted
         try:
             guarded = self._check(sql)
@@ -191,9 +190,7 @@ class SqlGuard:
         except Exception as error:
             # Fail closed: a statement the guard cannot analyse does not run.
             raise UnsafeSql("the statement could not be checked") from error
-        self._accepted[sql] = guarded
-        if len(self._accepted) > ACCEPTED_CACHE_SIZE:
-            self._accepted.popitem(last=False)
+        self._accepted.put(sql, guarded)
         return guarded
 
     def _check(self, sql: str) -> GuardedSql:

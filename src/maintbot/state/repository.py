@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Table, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from maintbot.errors import NotFound
 from maintbot.schemas import ChatAnswer
 from maintbot.state.models import ChatMessage, ChatSession, Role, new_message_id, utc_now
 
@@ -30,7 +31,12 @@ async def last_context(*, db: AsyncSession, session_id: str) -> dict[str, Any] |
     """The context of the conversation's latest answer (only that column: answers can hold big tables)."""
     statement = (
         select(ChatMessage.context)
-        .where(ChatMessage.session_id == session_id, ChatMessage.role == Role.ASSISTANT)
+        # Greetings and refusals carry no context: "thanks" must not break the next follow-up.
+        .where(
+            ChatMessage.session_id == session_id,
+            ChatMessage.role == Role.ASSISTANT,
+            ChatMessage.context.is_not(None),
+        )
         .order_by(ChatMessage.created_at.desc())
         .limit(1)
     )
@@ -105,8 +111,25 @@ async def add_exchange(
     """
     answered_at = utc_now()
     title = _title_of(question)
-    if is_new_session:
-        await db.execute(
+    # The session's own connection (same transaction): Core statements skip the ORM session's bookkeeping.
+    connection = await db.connection()
+    if not is_new_session:
+        # First, so a conversation deleted while its question was being answered is reported as gone
+        # (404) instead of breaking the foreign key of the messages below.
+        touched = await connection.execute(
+            update(_SESSIONS)
+            .where(_SESSIONS.c.id == session_id)
+            .values(
+                updated_at=answered_at,
+                language=answer.language,
+                title=func.coalesce(_SESSIONS.c.title, title),
+            )
+            .returning(_SESSIONS.c.id)
+        )
+        if touched.first() is None:
+            raise NotFound("There is no session with this id.")
+    else:
+        await connection.execute(
             insert(_SESSIONS).values(
                 id=session_id,
                 created_at=asked_at,
@@ -129,17 +152,7 @@ async def add_exchange(
         "engine": answer.engine,
     }
     rows = [_MESSAGE_DEFAULTS | {"session_id": session_id} | row for row in (user, reply)]
-    await db.execute(insert(_MESSAGES), rows)
-    if not is_new_session:
-        await db.execute(
-            update(_SESSIONS)
-            .where(_SESSIONS.c.id == session_id)
-            .values(
-                updated_at=answered_at,
-                language=answer.language,
-                title=func.coalesce(_SESSIONS.c.title, title),
-            )
-        )
+    await connection.execute(insert(_MESSAGES), rows)
 
 
 # The tables themselves, not the mapped classes: plain Core statements skip the ORM's bulk machinery.

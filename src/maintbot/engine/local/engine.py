@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from datetime import UTC, date, datetime
 from typing import Any
 
+from maintbot.caching import BoundedCache
 from maintbot.domain.cmms import CMMS
 from maintbot.domain.model import Domain
 from maintbot.engine.base import Intent, Language, Understanding
@@ -47,7 +47,9 @@ class LocalEngine:
             domain=domain, lexicon=build_lexicon(domain, data), compiler=self.compiler, today=today_utc
         )
         self.writer = AnswerWriter(domain)
-        self._understood: OrderedDict[tuple[str, Language | None, str, date], Understanding] = OrderedDict()
+        self._understood: BoundedCache[tuple[str, Language | None, str, date], Understanding] = BoundedCache(
+            size=UNDERSTOOD_CACHE_SIZE
+        )
 
     @classmethod
     async def create(cls, *, guard: SqlGuard, executor: ReadOnlyExecutor) -> LocalEngine:
@@ -71,15 +73,12 @@ class LocalEngine:
         key = (question, language, json.dumps(context, sort_keys=True) if context else "", today_utc())
         understood = self._understood.get(key)
         if understood is not None:
-            self._understood.move_to_end(key)
             return understood
         previous = StructuredQuery.from_json(context["query"]) if context and context.get("query") else None
         fallback: Language = (context or {}).get("language") or "en"
         parsed = self.parser.parse(question, previous=previous, language=language, fallback=fallback)
         understood = self._understanding(parsed)
-        self._understood[key] = understood
-        if len(self._understood) > UNDERSTOOD_CACHE_SIZE:
-            self._understood.popitem(last=False)
+        self._understood.put(key, understood)
         return understood
 
     def _understanding(self, parsed: Parsed) -> Understanding:

@@ -53,6 +53,11 @@ _CONFLICTS = {
     "inactive": {"active"},
 }
 DEFAULT_TOP = 10
+# Left over after the time expressions were read, these mean a period was asked for and not understood;
+# answering without it would answer another question.
+_TIME_WORDS = frozenset(
+    "after before since between until from despues antes desde entre hasta durante".split()
+)
 _AGGS: dict[str, Agg] = {"count": "count", "sum": "sum", "avg": "avg", "min": "min", "max": "max"}
 _SPENDING = frozenset({"maintenance_cost", "labor_cost", "parts_cost"})
 
@@ -137,7 +142,7 @@ class QuestionParser:
             return Parsed(
                 "unsupported", spoken, reply=str(exc), unknown=tuple(reading.unknown), confident=False
             )
-        if reading.unknown and not self._has_core(reading):
+        if reading.unknown and (not self._has_core(reading) or _TIME_WORDS & set(reading.unknown)):
             return Parsed("unsupported", spoken, unknown=tuple(reading.unknown), confident=False)
         return Parsed(
             "data", spoken, query=query, unknown=tuple(reading.unknown), confident=not reading.unknown

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from typing import Literal
 
 Unit = Literal["day", "week", "month", "year"]
@@ -292,7 +293,9 @@ def _rules() -> list[Rule]:
         ),
         (
             rx(r"(?:after|despues de|despues del) (\d{4})"),
-            lambda m, _t: TimeWindow("range", "year", start=f"{int(m[1]) + 1}-01-01", end="9999-12-31"),
+            lambda m, t: TimeWindow(
+                "range", "year", start=f"{int(m[1]) + 1}-01-01", end=(t + timedelta(days=1)).isoformat()
+            ),
         ),
         (
             rx(r"(?:in |during |for |en |durante |del |de |el )?(?:year |año |ano )?((?:19|20)\d{2})"),
@@ -306,13 +309,41 @@ _RULES = _rules()
 
 
 def find_window(text: str, *, today: date) -> tuple[TimeWindow | None, str]:
-    """The first time window the text names, and the text without every time expression."""
-    window: TimeWindow | None = None
+    """The first time window the text names (in rule order), and the text without its time expressions.
+
+    One pass per rule, so the cost grows with the text, not its square. An expression that names no real
+    date ("2024-13-45", "march 0000", "after 9999") is not a window: its words stay and are read as words.
+    """
+    found: list[TimeWindow] = []
     for pattern, build in _RULES:
-        match = pattern.search(text)
-        while match is not None:
-            if window is None:
-                window = build(match, today)
-            text = text[: match.start()] + " " + text[match.end() :]
-            match = pattern.search(text)
-    return window, re.sub(r"\s+", " ", text).strip()
+        text = pattern.sub(partial(_take, build=build, today=today, found=found), text)
+    return (found[0] if found else None), re.sub(r"\s+", " ", text).strip()
+
+
+def _take(
+    match: re.Match[str],
+    *,
+    build: Callable[[re.Match[str], date], TimeWindow],
+    today: date,
+    found: list[TimeWindow],
+) -> str:
+    """Replace a time expression by a space once it is understood; leave words that name no real date."""
+    try:
+        window = build(match, today)
+    except (ValueError, KeyError, OverflowError):
+        return match[0]
+    if not _plausible(window):
+        return match[0]
+    found.append(window)
+    return " "
+
+
+def _plausible(window: TimeWindow) -> bool:
+    """Dates a maintenance database can hold: years 1900 to 2100, a range that ends after it starts."""
+    if window.kind != "range":
+        return 0 < window.amount < 10_000 or window.kind == "calendar"
+    try:
+        start, end = date.fromisoformat(window.start or ""), date.fromisoformat(window.end or "")
+    except ValueError:
+        return False
+    return date(1900, 1, 1) <= start < end <= date(2101, 1, 1)
