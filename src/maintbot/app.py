@@ -19,14 +19,12 @@ from maintbot import __version__
 from maintbot.api import chat, health, metrics, sessions
 from maintbot.api.errors import install_error_handlers
 from maintbot.cmms.demo_data import ensure_demo_database
-from maintbot.cmms.models import known_columns
 from maintbot.deps import State, require_api_key
 from maintbot.engine.factory import build_engine
 from maintbot.logging import RequestIdMiddleware, configure_logging
 from maintbot.metrics import HttpMetricsMiddleware
 from maintbot.settings import Settings, load_settings
-from maintbot.sql.executor import ReadOnlyExecutor
-from maintbot.sql.guard import SqlGuard
+from maintbot.sql.maintenance import open_maintenance_database
 from maintbot.state.database import make_sessionmaker, open_state_database
 
 log = structlog.get_logger(__name__)
@@ -99,13 +97,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[State]:
         state_engine = await open_state_database(settings.state_database_url)
         stack.push_async_callback(state_engine.dispose)
         await anyio.Path(settings.artifact_path).mkdir(parents=True, exist_ok=True)
-        executor = await ReadOnlyExecutor.connect(
-            url=settings.maintenance_url,
-            statement_timeout_s=settings.statement_timeout_s,
-            row_cap=settings.row_cap,
-        )
-        stack.push_async_callback(executor.close)
-        guard = SqlGuard(known_columns=known_columns(), dialect=executor.dialect, row_cap=settings.row_cap)
+        executor, guard = await stack.enter_async_context(open_maintenance_database(settings))
         engine = await build_engine(settings=settings, guard=guard, executor=executor)
         log.info("maintbot_started", engine=engine.name, dialect=executor.dialect)
         yield State(

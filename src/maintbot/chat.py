@@ -17,7 +17,15 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from maintbot.engine.base import Engine, Intent, Language, Understanding
-from maintbot.errors import InvalidRequest, MaintBotError, NotFound, QueryFailed, QueryTimeout, UnsafeSql
+from maintbot.errors import (
+    NO_SUCH_SESSION,
+    InvalidRequest,
+    MaintBotError,
+    NotFound,
+    QueryFailed,
+    QueryTimeout,
+    UnsafeSql,
+)
 from maintbot.metrics import ANSWERS, QUERY_DURATION, SQL_GUARD_REJECTIONS
 from maintbot.schemas import (
     ChatAnswer,
@@ -152,7 +160,7 @@ class ChatService:
         if session_id is None:
             return Conversation(session_id=new_session_id(), is_new=True, context=None)
         if not await repository.session_exists(db=self.db, session_id=session_id):
-            raise NotFound("There is no session with this id.")
+            raise NotFound(NO_SUCH_SESSION)
         context = await repository.last_context(db=self.db, session_id=session_id)
         return Conversation(session_id=session_id, is_new=False, context=context)
 
@@ -249,7 +257,7 @@ class ChatService:
         """A conversation with every question and answer, in order."""
         chat_session = await repository.get_session(db=self.db, session_id=session_id)
         if chat_session is None:
-            raise NotFound("There is no session with this id.")
+            raise NotFound(NO_SUCH_SESSION)
         messages = await repository.list_messages(db=self.db, session_id=session_id)
         summary = _summary(chat_session, message_count=len(messages))
         return SessionDetail(**summary.model_dump(), messages=[_message(row) for row in messages])
@@ -257,7 +265,7 @@ class ChatService:
     async def delete_session(self, *, session_id: str) -> None:
         """Delete a conversation and its messages."""
         if not await repository.delete_session(db=self.db, session_id=session_id):
-            raise NotFound("There is no session with this id.")
+            raise NotFound(NO_SUCH_SESSION)
 
 
 def _summary(chat_session: ChatSession, *, message_count: int) -> SessionSummary:

@@ -21,15 +21,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from maintbot.app import create_app
 from maintbot.cmms.demo_data import ensure_demo_database, write_demo_database
-from maintbot.cmms.models import known_columns
 from maintbot.errors import MaintBotError
 from maintbot.evaluation import EvalFileError, EvalItem, EvalReport, TurnFailed, evaluate, parse_items
 from maintbot.inprocess import in_process_client
 from maintbot.logging import configure_logging
 from maintbot.schemas import ChatAnswer
 from maintbot.settings import Settings, SettingsError, load_settings
-from maintbot.sql.executor import ReadOnlyExecutor, sqlite_file_of
-from maintbot.sql.guard import SqlGuard
+from maintbot.sql.executor import sqlite_file_of
+from maintbot.sql.maintenance import open_maintenance_database
 from maintbot.sql.types import QueryResult
 
 cli = typer.Typer(
@@ -247,13 +246,7 @@ async def _run_evaluation(
     async with AsyncExitStack() as stack:
         # The service first: in process, its lifespan may write the demo database the gold SQL reads.
         client = await stack.enter_async_context(_service_client(settings, url=url, api_key=api_key))
-        executor = await ReadOnlyExecutor.connect(
-            url=settings.maintenance_url,
-            statement_timeout_s=settings.statement_timeout_s,
-            row_cap=settings.row_cap,
-        )
-        stack.push_async_callback(executor.close)
-        guard = SqlGuard(known_columns=known_columns(), dialect=executor.dialect, row_cap=settings.row_cap)
+        executor, guard = await stack.enter_async_context(open_maintenance_database(settings))
         database_file = sqlite_file_of(settings.maintenance_url)
         before = await file_sha256(database_file) if database_file else None
 

@@ -25,6 +25,9 @@ class NotFound(MaintBotError):
     code = "NotFound"
 
 
+NO_SUCH_SESSION = "There is no session with this id."
+
+
 class Unauthorized(MaintBotError):
     status_code = 401
     code = "Unauthorized"

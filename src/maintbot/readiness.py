@@ -58,8 +58,8 @@ async def _probe_maintenance_db(executor: ReadOnlyExecutor, url: str) -> None:
     await executor.ping()
     database_file = sqlite_file_of(url)
     if database_file is not None:
-        # `SELECT 1` reads no page of a SQLite file, and a pooled connection keeps reading a deleted one:
-        # only the file itself shows that it is gone or is no longer a database.
+        # An open connection keeps reading a deleted SQLite file: only the file itself shows that it is
+        # gone or is no longer a database.
         async with await anyio.open_file(database_file, "rb") as stream:
             if await stream.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
                 raise ValueError(f"{database_file.name} is not a SQLite database")

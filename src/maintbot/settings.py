@@ -61,14 +61,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
-    def _split_keys(cls, value: Any) -> Any:
-        return _split_csv(value)
-
-    @field_validator("cors_origins", mode="before")
-    @classmethod
-    def _split_origins(cls, value: Any) -> Any:
+    def _split_comma_list(cls, value: Any) -> Any:
         return _split_csv(value)
 
     @field_validator("log_level", mode="before")

@@ -118,7 +118,8 @@ class ReadOnlyExecutor:
         )
 
     async def ping(self) -> None:
-        """Run `SELECT 1`; raises `DependencyUnavailable` when the database does not answer."""
+        """Ask the database a trivial question (SQLite: read its schema page; PostgreSQL: `SELECT 1`);
+        raises `DependencyUnavailable` when it does not answer."""
         if self._sqlite is not None:
             await self._sqlite.ping()
             return
@@ -173,11 +174,20 @@ class ReadOnlyExecutor:
     def _fetch(self, result: CursorResult[Any]) -> tuple[list[str], list[Sequence[Any]]]:
         """Column names and at most row_cap + 1 rows (one more than shown, to tell truncation)."""
         if not result.returns_rows:
-            raise QueryFailed("the statement returned no rows")
+            raise _no_rows()
         return list(result.keys()), list(result.fetchmany(self._row_cap + 1))
 
     def _timeout(self) -> QueryTimeout:
-        return QueryTimeout(f"the query ran longer than {self._timeout_s:g} s and was stopped")
+        return timed_out(self._timeout_s)
+
+
+def timed_out(seconds: float) -> QueryTimeout:
+    """The error for a statement stopped at the statement timeout."""
+    return QueryTimeout(f"the query ran longer than {seconds:g} s and was stopped")
+
+
+def _no_rows() -> QueryFailed:
+    return QueryFailed("the statement returned no rows")
 
 
 class _Deadline:
@@ -340,13 +350,12 @@ class _SqliteReaders:
         try:
             cursor.execute(sql)
             if cursor.description is None:
-                raise QueryFailed("the statement returned no rows")
+                raise _no_rows()
             columns = [column[0] for column in cursor.description]
             rows = cursor.fetchmany(self._row_cap + 1)
         except sqlite3.Error as error:
             if deadline.expired:
-                limit = f"{self._timeout_s:g} s"
-                raise QueryTimeout(f"the query ran longer than {limit} and was stopped") from None
+                raise timed_out(self._timeout_s) from None
             reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:_MAX_ERROR_CHARS]
             raise QueryFailed(f"the database refused the query: {reason}") from None
         finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 Dialect = Literal["sqlite", "postgres"]
@@ -28,7 +28,6 @@ class QueryResult:
     rows: list[list[Any]]
     truncated: bool = False
     duration_ms: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def row_count(self) -> int:

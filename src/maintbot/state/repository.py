@@ -8,7 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Table, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from maintbot.errors import NotFound
+from maintbot.errors import NO_SUCH_SESSION, NotFound
 from maintbot.schemas import ChatAnswer
 from maintbot.state.models import ChatMessage, ChatSession, Role, new_message_id, utc_now
 
@@ -127,7 +127,7 @@ async def add_exchange(
             .returning(_SESSIONS.c.id)
         )
         if touched.first() is None:
-            raise NotFound("There is no session with this id.")
+            raise NotFound(NO_SUCH_SESSION)
     else:
         await connection.execute(
             insert(_SESSIONS).values(
