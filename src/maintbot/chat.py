@@ -7,14 +7,15 @@ Both messages are stored before the answer is returned.
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from maintbot.engine.base import Engine, Intent, Language, Understanding
 from maintbot.errors import (
@@ -120,24 +121,35 @@ class ChatService:
     engine_mode: EngineMode = EngineMode.LOCAL
 
     async def answer(self, *, request: ChatRequest) -> ChatAnswer:
-        """Answer one question in its conversation (a new one when `session_id` is absent) and store both.
+        """Answer one question in its conversation (a new one when `session_id` is absent) and store both."""
+        async for step in self.steps(request=request):
+            if isinstance(step, ChatAnswer):
+                return step
+        raise AssertionError("the steps of a question end with its answer")
+
+    async def steps(self, *, request: ChatRequest) -> AsyncIterator[str | ChatAnswer]:
+        """The story of one question as it happens: each stage's name as it starts, then the answer.
 
         Nothing is written until the answer is ready: the state DB sees one short write transaction per
         question, so concurrent questions never hold its write lock while their query runs.
         """
         stopwatch = Stopwatch()
         asked_at = utc_now()
-        self._check_length(request.message)
+        self.check_length(request.message)
         with stopwatch.stage("session"):
             conversation = await self._conversation(request.session_id)
+        yield "understand"
         with stopwatch.stage("understand"):
             understanding = await self.engine.understand(
                 question=request.message, language=request.language, context=conversation.context
             )
+        if understanding.intent is Intent.DATA:
+            yield "query"
         reply = await self._reply(understanding, stopwatch)
         answer = self._answer_object(
             session_id=conversation.session_id, understanding=understanding, reply=reply
         )
+        yield "persist"
         # What is stored is the answer as it stood before storing it; the reply adds how long that took.
         stored = answer.model_copy(update={"timings_ms": stopwatch.timings()})
         with stopwatch.stage("persist"):
@@ -153,7 +165,12 @@ class ChatService:
             )
         answer = answer.model_copy(update={"timings_ms": stopwatch.timings()})
         self._record(answer)
-        return answer
+        yield answer
+
+    async def check_session(self, session_id: str | None) -> None:
+        """Raise NotFound for an unknown session (a streamed answer checks before its stream opens)."""
+        if session_id is not None and not await repository.session_exists(db=self.db, session_id=session_id):
+            raise NotFound(NO_SUCH_SESSION)
 
     async def _conversation(self, session_id: str | None) -> Conversation:
         """Who the question belongs to, and the previous answer's context; reads only."""
@@ -164,7 +181,7 @@ class ChatService:
         context = await repository.last_context(db=self.db, session_id=session_id)
         return Conversation(session_id=session_id, is_new=False, context=context)
 
-    def _check_length(self, message: str) -> None:
+    def check_length(self, message: str) -> None:
         if len(message) > self.max_message_chars:
             raise InvalidRequest(
                 f"'message' is too long: {len(message)} characters, at most {self.max_message_chars}."
@@ -292,3 +309,66 @@ def _message(row: ChatMessage) -> SessionMessage:
             "answer": answer,
         }
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ChatStream:
+    """Answers one question as Server-Sent Events: `stage` events as the work happens, then `answer` (the
+    sentence) and `final` (the whole answer object), both sent once the exchange is stored.
+
+    A stream outlives the request's own state-DB session, so it opens and commits one of its own.
+    """
+
+    sessions: async_sessionmaker[AsyncSession]
+    engine: Engine
+    guard: SqlGuard
+    executor: ReadOnlyExecutor
+    max_message_chars: int
+    engine_mode: EngineMode = EngineMode.LOCAL
+
+    def _service(self, db: AsyncSession) -> ChatService:
+        return ChatService(
+            db=db,
+            engine=self.engine,
+            guard=self.guard,
+            executor=self.executor,
+            max_message_chars=self.max_message_chars,
+            engine_mode=self.engine_mode,
+        )
+
+    async def open(self, *, request: ChatRequest) -> AsyncIterator[bytes]:
+        """Check what would make the request fail (too long, unknown session), then return the events.
+
+        Failing here answers with the usual JSON error and status; once the stream has begun, a failure
+        arrives as an `error` event.
+        """
+        async with self.sessions() as db:
+            service = self._service(db)
+            service.check_length(request.message)
+            await service.check_session(request.session_id)
+        return self._events(request)
+
+    async def _events(self, request: ChatRequest) -> AsyncIterator[bytes]:
+        async with self.sessions() as db:
+            try:
+                async for step in self._service(db).steps(request=request):
+                    if isinstance(step, str):
+                        yield server_sent_event("stage", {"stage": step})
+                        continue
+                    await db.commit()
+                    yield server_sent_event("answer", {"text": step.answer})
+                    yield server_sent_event("final", step.model_dump(mode="json"))
+            except MaintBotError as error:
+                await db.rollback()
+                yield server_sent_event("error", {"error": error.code, "detail": error.detail})
+            except Exception:
+                await db.rollback()
+                log.exception("stream_failed")
+                yield server_sent_event(
+                    "error", {"error": "InternalError", "detail": "An unexpected error occurred."}
+                )
+
+
+def server_sent_event(event: str, data: dict[str, Any]) -> bytes:
+    """One SSE message: `event: NAME` and a single-line JSON `data:` field."""
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()

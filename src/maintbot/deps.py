@@ -10,7 +10,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from maintbot.chat import ChatService
+from maintbot.chat import ChatService, ChatStream
 from maintbot.engine.base import Engine
 from maintbot.errors import Unauthorized
 from maintbot.settings import Settings
@@ -91,6 +91,21 @@ async def get_chat_service(
 
 
 ChatServiceDep = Annotated[ChatService, Depends(get_chat_service)]
+
+
+async def get_chat_stream(settings: SettingsDep, request: Request) -> ChatStream:
+    state = _state(request)
+    return ChatStream(
+        sessions=state["state_sessions"],
+        engine=state["engine"],
+        guard=state["guard"],
+        executor=state["executor"],
+        max_message_chars=settings.max_message_chars,
+        engine_mode=settings.engine_mode,
+    )
+
+
+ChatStreamDep = Annotated[ChatStream, Depends(get_chat_stream)]
 
 
 # Declared as a security scheme so that Swagger UI offers an "Authorize" button for it.

@@ -1,39 +1,188 @@
-"""Prometheus metrics and the middleware that records the HTTP ones.
+"""Prometheus metrics, the helpers that record them, and the middleware that records the HTTP ones.
 
-The metric objects live at module level: prometheus-client registers each name once per process.
+The metric objects live at module level: prometheus-client registers each name once per process. Names follow
+Prometheus conventions: a `maintbot_` prefix, base units (`_seconds`), `_total` on counters.
+
+Several worker processes (`maintbot serve --workers N`)
+-------------------------------------------------------
+Each uvicorn worker is a process with its own counters, and a scrape reaches only one of them. Set
+`PROMETHEUS_MULTIPROC_DIR` to a folder (the same one for every worker, on local disk or a tmpfs, writable) and:
+
+- prometheus-client keeps every value in a memory-mapped file per process in that folder, and `GET /metrics`
+  (`render_metrics()`) adds them up across processes with `MultiProcessCollector` into a fresh
+  `CollectorRegistry`, whichever worker answers the scrape;
+- gauges say how to combine processes (`multiprocess_mode`): `maintbot_active_sessions` takes the most
+  recent value set by any process (every worker counts the same shared state DB), `maintbot_build_info` the
+  maximum (1);
+- the variable must be in the environment before this module is first imported (prometheus-client chooses
+  its storage when the first metric is built); the folder is created when missing;
+- the folder must be emptied when the service starts, never while it runs: files of processes that have
+  exited stay on purpose, so that counters never go backwards when a worker is replaced. `maintbot serve`
+  calls `reset_multiprocess_dir()` once, before starting uvicorn; a container entrypoint may instead run
+  `rm -rf "$PROMETHEUS_MULTIPROC_DIR"/*` before starting the service. On Kubernetes use an `emptyDir` volume.
+- the `process_*` and `python_*` metrics of the default registry are not exported in this mode (they are
+  per process), and Info metrics do not work in it, which is why `maintbot_build_info` is a gauge.
+
+Without the variable, the process's default registry is exported as usual.
 """
 
 from __future__ import annotations
 
+import os
+import platform
 import time
+from collections.abc import Mapping
+from pathlib import Path
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from maintbot import __version__
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _multiprocess_dir() -> Path | None:
+    """The folder of multiprocess mode, decided as prometheus-client decides it: by the variable's presence."""
+    if MULTIPROCESS_ENV not in os.environ:
+        return None
+    value = os.environ[MULTIPROCESS_ENV]
+    if not value:
+        raise RuntimeError(f"{MULTIPROCESS_ENV} is set but empty: set it to a folder, or unset it.")
+    folder = Path(value)
+    # prometheus-client opens its files as soon as a metric without labels is built, just below.
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+MULTIPROCESS_DIR = _multiprocess_dir()
+
+# Seconds; one bucket at 2 s, the chat latency objective the alerts check.
+_HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+# Pipeline stages range from sub-millisecond (guard) to seconds (an LLM call).
+_STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 HTTP_REQUESTS = Counter(
     "maintbot_http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
 )
 HTTP_REQUEST_DURATION = Histogram(
-    "maintbot_http_request_duration_seconds", "Time to answer an HTTP request.", ["method", "route"]
+    "maintbot_http_request_duration_seconds",
+    "Time to answer an HTTP request.",
+    ["method", "route"],
+    buckets=_HTTP_BUCKETS,
 )
 ANSWERS = Counter("maintbot_answers_total", "Questions answered, by intent and engine.", ["intent", "engine"])
+ANSWER_DURATION = Histogram(
+    "maintbot_answer_duration_seconds",
+    "Time to answer one question, from receiving it to the stored answer; cached answers apart.",
+    ["cached"],
+    buckets=_STAGE_BUCKETS,
+)
+PIPELINE_STAGE_DURATION = Histogram(
+    "maintbot_pipeline_stage_duration_seconds",
+    "Time spent in one stage of answering a question (understand, guard, execute, ...).",
+    ["stage"],
+    buckets=_STAGE_BUCKETS,
+)
+DEGRADED_ANSWERS = Counter(
+    "maintbot_degraded_answers_total",
+    "Answers given by the local engine because the configured LLM could not be used.",
+)
 SQL_GUARD_REJECTIONS = Counter("maintbot_sql_guard_rejections_total", "Statements the SQL guard refused.")
 QUERY_DURATION = Histogram(
     "maintbot_query_duration_seconds",
     "Time the maintenance DB took to run one query.",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+CACHE_HITS = Counter("maintbot_cache_hits_total", "Cache lookups that found a value, by cache.", ["cache"])
+CACHE_MISSES = Counter("maintbot_cache_misses_total", "Cache lookups that found nothing, by cache.", ["cache"])
+ACTIVE_SESSIONS = Gauge(
+    "maintbot_active_sessions",
+    f"Chat sessions with a message in the last {15} minutes.",
+    multiprocess_mode="mostrecent",
+)
+ACTIVE_SESSION_WINDOW_SECONDS = 15 * 60
+ARTIFACTS = Counter(
+    "maintbot_artifacts_total", "Artifacts (charts, CSV files) finished, by kind and status.", ["kind", "status"]
+)
+BUILD_INFO = Gauge(
+    "maintbot_build_info",
+    "Always 1; the labels say which MaintBot version runs on which Python.",
+    ["version", "python"],
+    multiprocess_mode="max",
+)
+BUILD_INFO.labels(version=__version__, python=platform.python_version()).set(1)
 
 # Probes and scrapes would drown the traffic that matters, so they are not counted.
 _UNMEASURED_PREFIXES = ("/health/", "/metrics")
 # Paths that match no route share one label, so that scanners cannot create a series per path.
 UNMATCHED_ROUTE = "<unmatched>"
+# The key of `timings_ms` that holds the whole answer's time rather than a stage's.
+TOTAL_TIMING = "total"
+
+
+def observe_answer(
+    *, intent: str, engine: str, timings_ms: Mapping[str, float], cached: bool, degraded: bool
+) -> None:
+    """Record one answered question: counted by intent and engine, each stage of `timings_ms` (milliseconds,
+    this request's own) observed under its name, `"total"` as the answer's duration, degraded ones counted."""
+    ANSWERS.labels(intent=intent, engine=engine).inc()
+    for stage, milliseconds in timings_ms.items():
+        if stage != TOTAL_TIMING:
+            PIPELINE_STAGE_DURATION.labels(stage=stage).observe(milliseconds / 1000)
+    if TOTAL_TIMING in timings_ms:
+        ANSWER_DURATION.labels(cached=str(cached).lower()).observe(timings_ms[TOTAL_TIMING] / 1000)
+    if degraded:
+        DEGRADED_ANSWERS.inc()
+
+
+def count_cache(cache: str, hit: bool) -> None:
+    """Count one lookup in the named cache (`answer`, `understanding`, ...: a fixed set, never a key)."""
+    (CACHE_HITS if hit else CACHE_MISSES).labels(cache=cache).inc()
+
+
+def set_active_sessions(n: int) -> None:
+    """How many chat sessions had a message in the last `ACTIVE_SESSION_WINDOW_SECONDS`."""
+    ACTIVE_SESSIONS.set(n)
 
 
 def render_metrics() -> tuple[bytes, str]:
-    """The metrics in Prometheus text format, and its content type."""
-    return generate_latest(), CONTENT_TYPE_LATEST
+    """The metrics in Prometheus text format, and its content type: this process's, or with
+    `PROMETHEUS_MULTIPROC_DIR` set, those of every process that wrote to the folder, added up."""
+    if MULTIPROCESS_DIR is None:
+        return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(MULTIPROCESS_DIR))
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def reset_multiprocess_dir() -> int:
+    """Empty the multiprocess folder at service start (a no-op without `PROMETHEUS_MULTIPROC_DIR`); returns
+    how many files were removed.
+
+    Call it once in the process that starts the workers, before they start. The files of this process are
+    kept: its metrics opened them when this module was imported, and with a single worker this process is
+    the one that serves.
+    """
+    if MULTIPROCESS_DIR is None:
+        return 0
+    own_suffix = f"_{os.getpid()}.db"
+    removed = 0
+    for path in MULTIPROCESS_DIR.glob("*.db"):
+        if not path.name.endswith(own_suffix):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 class HttpMetricsMiddleware:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
 
-from maintbot.deps import ChatServiceDep
+from maintbot.deps import ChatServiceDep, ChatStreamDep
 from maintbot.schemas import ChatAnswer, ChatRequest, ErrorBody
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
@@ -22,3 +23,24 @@ async def ask(request: ChatRequest, chat: ChatServiceDep) -> ChatAnswer:
     Pass the `session_id` of an earlier answer to ask a follow-up ("And in Houston?").
     """
     return await chat.answer(request=request)
+
+
+@router.post(
+    "/chat/stream",
+    response_class=StreamingResponse,
+    summary="Ask a maintenance question and follow the answer as Server-Sent Events",
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "Events `stage` ({stage}), `answer` ({text}) and `final` (the answer object); "
+            "`error` ({error, detail}) if the answer fails after the stream began.",
+        },
+        404: {"model": ErrorBody, "description": "Unknown session."},
+    },
+)
+async def ask_streaming(request: ChatRequest, stream: ChatStreamDep) -> StreamingResponse:
+    """The same answer as `POST /api/v1/chat`, streamed: each stage as it starts, then the answer."""
+    events = await stream.open(request=request)
+    # No buffering on the way out: proxies (nginx honours X-Accel-Buffering) pass each event at once.
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events, media_type="text/event-stream", headers=headers)

@@ -87,17 +87,16 @@ class AnswerWriter:
     def qualifiers(
         self, query: StructuredQuery, language: str, *, skip_type: bool = False
     ) -> tuple[str, str]:
-        """The filters, concepts and window as words before and after the noun:
-        ("open", "at Madrid Plant last month") in English; Spanish puts them all after the noun."""
+        """The one-word concepts that qualify the noun itself ("open" / "abiertas"), and the rest
+        ("at Madrid Plant last month"); `with_noun` puts the first where each language wants it."""
         before: list[str] = []
         after: list[str] = []
         feminine = self.domain.subject(query.subject).label.es_feminine
         for key in query.concepts:
             label = self.domain.concept(key).label.text(language)
-            if language == "es":
-                after.append(label[:-2] + "as" if feminine and label.endswith("os") else label)
-            else:
-                (before if " " not in label else after).append(label)
+            if language == "es" and feminine and label.endswith("os"):
+                label = label[:-2] + "as"
+            (before if " " not in label else after).append(label)
         for item in query.filters:
             if not (skip_type and item.attribute == "equipment_type"):
                 after.append(self._filter_phrase(item.attribute, item.values, language))
@@ -147,8 +146,8 @@ class AnswerWriter:
     def _phrase(self, query: StructuredQuery, language: str, *, plural: bool) -> str:
         """The counted thing with its qualifiers: 'open work orders at Madrid Plant last month'."""
         noun, is_type = self.noun(query, language, plural=plural)
-        before, after = self.qualifiers(query, language, skip_type=is_type)
-        return " ".join(part for part in (before, noun, after) if part)
+        adjectives, after = self.qualifiers(query, language, skip_type=is_type)
+        return " ".join(part for part in (with_noun(noun, adjectives, language), after) if part)
 
     def _counted(self, query: StructuredQuery, count: int, language: str) -> str:
         phrase = self._phrase(query, language, plural=count != 1)
@@ -165,18 +164,12 @@ class AnswerWriter:
         if agg:
             words = _AGG_WORDS[agg]
             label = f"{label} {words[1]}" if language == "es" else f"{words[0]} {label}"
-        of = ""
-        if query.subject in ("failures",):
-            of = (" de " if language == "es" else " of ") + self.domain.subject(query.subject).label.text(
-                language, plural=True
-            )
+        # "MTTR of failures", "maintenance cost of open work orders" / "de órdenes de trabajo abiertas".
         before, after = self.qualifiers(query, language)
-        if before:
-            of += (
-                (" " if of else " of ")
-                + before
-                + ("" if of else " " + self.domain.subject(query.subject).label.text(language, plural=True))
-            )
+        of = ""
+        if query.subject == "failures" or before:
+            subject = self.domain.subject(query.subject).label.text(language, plural=True)
+            of = (" de " if language == "es" else " of ") + with_noun(subject, before, language)
         tail = f" {after}" if after else ""
         if value is None:
             if language == "es":
@@ -251,11 +244,11 @@ class AnswerWriter:
             label = self.domain.measure(query.measure).label.text(language)
             if before:
                 subject = self.domain.subject(query.subject).label.text(language, plural=True)
-                label += (" de " if language == "es" else " of ") + f"{before} {subject}"
+                label += (" de " if language == "es" else " of ") + with_noun(subject, before, language)
         else:
             noun, is_type = self.noun(query, language, plural=True)
             before, after = self.qualifiers(query, language, skip_type=is_type)
-            label = f"{before} {noun}".strip()
+            label = with_noun(noun, before, language)
         return " ".join(part for part in (label, by, after) if part)
 
     def _dimension_name(self, key: str, language: str) -> str:
@@ -288,6 +281,12 @@ def plural_of(word: str, language: str) -> str:
     if word.endswith(("s", "sh", "ch", "x")):
         return word + "es"
     return word + "s"
+
+
+def with_noun(noun: str, adjectives: str, language: str) -> str:
+    """'open work orders' in English, 'órdenes de trabajo abiertas' in Spanish."""
+    parts = (noun, adjectives) if language == "es" else (adjectives, noun)
+    return " ".join(part for part in parts if part)
 
 
 def _capital(text: str) -> str:
