@@ -138,6 +138,8 @@ class ChatService:
         self.check_length(request.message)
         with stopwatch.stage("session"):
             conversation = await self._conversation(request.session_id)
+        # Every later log line of this request names its conversation (the request id is bound already).
+        structlog.contextvars.bind_contextvars(session_id=conversation.session_id)
         yield "understand"
         with stopwatch.stage("understand"):
             understanding = await self.engine.understand(

@@ -8,10 +8,13 @@ from collections.abc import Awaitable
 from pathlib import Path
 
 import anyio
+import httpx
+import redis.asyncio
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from maintbot.schemas import ComponentHealth, Readiness
+from maintbot.settings import EngineMode, Settings
 from maintbot.sql.executor import ReadOnlyExecutor, sqlite_file_of
 from maintbot.state.database import ping_state_database
 
@@ -23,35 +26,60 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 async def check_readiness(
-    *, executor: ReadOnlyExecutor, maintenance_url: str, state_engine: AsyncEngine, artifact_dir: Path
+    *, settings: Settings, executor: ReadOnlyExecutor, state_engine: AsyncEngine
 ) -> Readiness:
-    """The maintenance DB answers, the state DB answers `SELECT 1`, and artifacts can be written."""
-    names = ("maintenance_db", "state_db", "artifact_dir")
-    results = await asyncio.gather(
-        _check(
-            "maintenance_db",
-            _probe_maintenance_db(executor, maintenance_url),
-            "the maintenance database answers",
+    """The maintenance DB answers, the state DB answers `SELECT 1`, artifacts can be written; Redis and
+    the LLM endpoint are checked when configured, but the service answers without them (local cache,
+    local engine), so they do not make it unready."""
+    checks: dict[str, Awaitable[ComponentHealth]] = {
+        "maintenance_db": _check(
+            _probe_maintenance_db(executor, settings.maintenance_url), "the maintenance database answers"
         ),
-        _check("state_db", ping_state_database(state_engine), "the state database answers"),
-        _check("artifact_dir", _probe_writable(artifact_dir), "the artifact folder is writable"),
-    )
-    components = dict(zip(names, results, strict=True))
-    status = "ok" if all(c.status == "ok" for c in components.values()) else "down"
-    return Readiness(status=status, components=components)
+        "state_db": _check(ping_state_database(state_engine), "the state database answers"),
+        "artifact_dir": _check(_probe_writable(settings.artifact_path), "the artifact folder is writable"),
+    }
+    if settings.redis_url is not None:
+        checks["redis"] = _check(_probe_redis(settings.redis_url), "Redis answers PING", required=False)
+    if settings.engine_mode is not EngineMode.LOCAL:
+        checks["llm"] = _check(_probe_llm(settings), "the LLM endpoint answers", required=False)
+    results = await asyncio.gather(*checks.values())
+    components = dict(zip(checks, results, strict=True))
+    ready = all(c.status == "ok" for c in components.values() if c.required)
+    return Readiness(status="ok" if ready else "down", components=components)
 
 
-async def _check(name: str, probe: Awaitable[object], ok_detail: str) -> ComponentHealth:
+async def _check(probe: Awaitable[object], ok_detail: str, *, required: bool = True) -> ComponentHealth:
     try:
         await asyncio.wait_for(probe, timeout=CHECK_TIMEOUT_S)
     except TimeoutError:
-        log.warning("readiness_check_failed", component=name, reason="timeout")
-        return ComponentHealth(status="down", detail=f"no answer within {CHECK_TIMEOUT_S:g} s")
+        log.warning("readiness_check_failed", check=ok_detail, reason="timeout")
+        return ComponentHealth(
+            status="down", detail=f"no answer within {CHECK_TIMEOUT_S:g} s", required=required
+        )
     except Exception as exc:
         # The exception text can name hosts and files: it goes to the log, not to the probe's caller.
-        log.warning("readiness_check_failed", component=name, error=repr(exc))
-        return ComponentHealth(status="down", detail=f"{type(exc).__name__}: check the service log")
-    return ComponentHealth(status="ok", detail=ok_detail)
+        log.warning("readiness_check_failed", check=ok_detail, error=repr(exc))
+        return ComponentHealth(
+            status="down", detail=f"{type(exc).__name__}: check the service log", required=required
+        )
+    return ComponentHealth(status="ok", detail=ok_detail, required=required)
+
+
+async def _probe_redis(url: str) -> None:
+    client = redis.asyncio.Redis.from_url(url, socket_connect_timeout=CHECK_TIMEOUT_S)
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()
+
+
+async def _probe_llm(settings: Settings) -> None:
+    """The OpenAI-compatible endpoint lists its models (what every such server answers cheaply)."""
+    base = (settings.openai_base_url or "https://api.openai.com/v1").rstrip("/")
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+    async with httpx.AsyncClient(timeout=CHECK_TIMEOUT_S) as client:
+        response = await client.get(f"{base}/models", headers={"Authorization": f"Bearer {key}"})
+        response.raise_for_status()
 
 
 async def _probe_maintenance_db(executor: ReadOnlyExecutor, url: str) -> None:

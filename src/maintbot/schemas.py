@@ -163,6 +163,9 @@ class ComponentHealth(BaseModel):
 
     status: Literal["ok", "down"]
     detail: str
+    required: bool = Field(
+        default=True, description="Whether the service is not ready while this component is down."
+    )
 
 
 class Liveness(BaseModel):

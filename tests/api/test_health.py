@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -81,3 +83,41 @@ async def test_ready_is_503_when_artifacts_cannot_be_written(make_settings: Sett
     report = response.json()
     assert report["components"]["artifact_dir"]["status"] == "down"
     assert report["components"]["maintenance_db"]["status"] == "ok"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The local Redis; skips when it is unreachable, except in CI where it fails."""
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=2):
+            pass
+    except OSError as error:
+        reason = f"Redis on 127.0.0.1:6379 is unreachable: {error!r}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return url
+
+
+async def test_ready_reports_a_configured_redis(make_settings: SettingsFactory, redis_url: str) -> None:
+    async with in_process_client(create_app(make_settings(redis_url=redis_url))) as client:
+        response = await client.get("/health/ready")
+
+    assert response.status_code == 200
+    assert response.json()["components"]["redis"] == {
+        "status": "ok", "detail": "Redis answers PING", "required": False,
+    }  # fmt: skip
+
+
+async def test_a_redis_that_is_down_is_reported_but_the_service_stays_ready(
+    make_settings: SettingsFactory,
+) -> None:
+    # Nothing listens on port 1: the service answers without Redis (local cache), so it stays ready.
+    settings = make_settings(redis_url="redis://127.0.0.1:1/0")
+    async with in_process_client(create_app(settings)) as client:
+        response = await client.get("/health/ready")
+
+    assert response.status_code == 200
+    assert response.json()["components"]["redis"]["status"] == "down"
+    assert response.json()["components"]["redis"]["required"] is False

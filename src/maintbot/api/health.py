@@ -27,9 +27,6 @@ async def live() -> Liveness:
 async def ready(state: LifespanStateDep) -> JSONResponse:
     """Each component's state; 503 while any of them is down, so no traffic is sent here."""
     report = await check_readiness(
-        executor=state["executor"],
-        maintenance_url=state["settings"].maintenance_url,
-        state_engine=state["state_engine"],
-        artifact_dir=state["settings"].artifact_path,
+        settings=state["settings"], executor=state["executor"], state_engine=state["state_engine"]
     )
     return JSONResponse(report.model_dump(), status_code=200 if report.status == "ok" else 503)
