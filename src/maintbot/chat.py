@@ -27,7 +27,7 @@ from maintbot.errors import (
     QueryTimeout,
     UnsafeSql,
 )
-from maintbot.metrics import ANSWERS, QUERY_DURATION, SQL_GUARD_REJECTIONS
+from maintbot.metrics import QUERY_DURATION, SQL_GUARD_REJECTIONS, observe_answer
 from maintbot.schemas import (
     ChatAnswer,
     ChatRequest,
@@ -248,7 +248,13 @@ class ChatService:
         return self.engine_mode is EngineMode.HYBRID and not understanding.confident
 
     def _record(self, answer: ChatAnswer) -> None:
-        ANSWERS.labels(intent=answer.intent.value, engine=answer.engine).inc()
+        observe_answer(
+            intent=answer.intent.value,
+            engine=answer.engine,
+            timings_ms=answer.timings_ms,
+            cached=answer.cached,
+            degraded=answer.degraded,
+        )
         log.info(
             "question_answered",
             session_id=answer.session_id,

@@ -25,6 +25,7 @@ from maintbot.errors import MaintBotError
 from maintbot.evaluation import EvalFileError, EvalItem, EvalReport, TurnFailed, evaluate, parse_items
 from maintbot.inprocess import in_process_client
 from maintbot.logging import configure_logging
+from maintbot.metrics import reset_multiprocess_dir
 from maintbot.schemas import ChatAnswer
 from maintbot.settings import Settings, SettingsError, load_settings
 from maintbot.sql.executor import sqlite_file_of
@@ -94,6 +95,7 @@ def serve(
     """Run the HTTP service (writing the demo database first when no database is configured)."""
     settings = _load_settings()
     configure_logging(settings)
+    reset_multiprocess_dir()
     if settings.uses_demo_database:
         # Written here, once, so that several workers do not race to create it.
         _run(

@@ -6,7 +6,7 @@ Prometheus conventions: a `maintbot_` prefix, base units (`_seconds`), `_total` 
 Several worker processes (`maintbot serve --workers N`)
 -------------------------------------------------------
 Each uvicorn worker is a process with its own counters, and a scrape reaches only one of them. Set
-`PROMETHEUS_MULTIPROC_DIR` to a folder (the same one for every worker, on local disk or a tmpfs, writable) and:
+`PROMETHEUS_MULTIPROC_DIR` to a writable folder (the same one for every worker, local disk or tmpfs) and:
 
 - prometheus-client keeps every value in a memory-mapped file per process in that folder, and `GET /metrics`
   (`render_metrics()`) adds them up across processes with `MultiProcessCollector` into a fresh
@@ -14,8 +14,9 @@ Each uvicorn worker is a process with its own counters, and a scrape reaches onl
 - gauges say how to combine processes (`multiprocess_mode`): `maintbot_active_sessions` takes the most
   recent value set by any process (every worker counts the same shared state DB), `maintbot_build_info` the
   maximum (1);
-- the variable must be in the environment before this module is first imported (prometheus-client chooses
-  its storage when the first metric is built); the folder is created when missing;
+- the variable must be in the environment before the process first imports prometheus-client (which
+  chooses its storage then), so set it in the environment of `maintbot serve`, not in code; this module
+  creates the folder when it is missing;
 - the folder must be emptied when the service starts, never while it runs: files of processes that have
   exited stay on purpose, so that counters never go backwards when a worker is replaced. `maintbot serve`
   calls `reset_multiprocess_dir()` once, before starting uvicorn; a container entrypoint may instead run
@@ -53,7 +54,7 @@ MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _multiprocess_dir() -> Path | None:
-    """The folder of multiprocess mode, decided as prometheus-client decides it: by the variable's presence."""
+    """The multiprocess folder, decided as prometheus-client decides it: by the variable's presence."""
     if MULTIPROCESS_ENV not in os.environ:
         return None
     value = os.environ[MULTIPROCESS_ENV]
@@ -84,7 +85,7 @@ HTTP_REQUEST_DURATION = Histogram(
 ANSWERS = Counter("maintbot_answers_total", "Questions answered, by intent and engine.", ["intent", "engine"])
 ANSWER_DURATION = Histogram(
     "maintbot_answer_duration_seconds",
-    "Time to answer one question, from receiving it to the stored answer; cached answers apart.",
+    "Time to answer one question, from receiving it to the stored answer, by whether it was cached.",
     ["cached"],
     buckets=_STAGE_BUCKETS,
 )
@@ -105,15 +106,19 @@ QUERY_DURATION = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 CACHE_HITS = Counter("maintbot_cache_hits_total", "Cache lookups that found a value, by cache.", ["cache"])
-CACHE_MISSES = Counter("maintbot_cache_misses_total", "Cache lookups that found nothing, by cache.", ["cache"])
-ACTIVE_SESSIONS = Gauge(
-    "maintbot_active_sessions",
-    f"Chat sessions with a message in the last {15} minutes.",
-    multiprocess_mode="mostrecent",
+CACHE_MISSES = Counter(
+    "maintbot_cache_misses_total", "Cache lookups that found nothing, by cache.", ["cache"]
 )
 ACTIVE_SESSION_WINDOW_SECONDS = 15 * 60
+ACTIVE_SESSIONS = Gauge(
+    "maintbot_active_sessions",
+    f"Chat sessions with a message in the last {ACTIVE_SESSION_WINDOW_SECONDS // 60} minutes.",
+    multiprocess_mode="mostrecent",
+)
 ARTIFACTS = Counter(
-    "maintbot_artifacts_total", "Artifacts (charts, CSV files) finished, by kind and status.", ["kind", "status"]
+    "maintbot_artifacts_total",
+    "Artifacts (charts, CSV files) finished, by kind and status.",
+    ["kind", "status"],
 )
 BUILD_INFO = Gauge(
     "maintbot_build_info",
@@ -162,7 +167,8 @@ def render_metrics() -> tuple[bytes, str]:
     if MULTIPROCESS_DIR is None:
         return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
     registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=str(MULTIPROCESS_DIR))
+    # prometheus-client's multiprocess module has no annotations; the collector registers itself.
+    MultiProcessCollector(registry, path=str(MULTIPROCESS_DIR))  # type: ignore[no-untyped-call]
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
@@ -172,7 +178,8 @@ def reset_multiprocess_dir() -> int:
 
     Call it once in the process that starts the workers, before they start. The files of this process are
     kept: its metrics opened them when this module was imported, and with a single worker this process is
-    the one that serves.
+    the one that serves. (Should a file of an earlier run carry this very pid, say pid 1 in a restarted
+    container, its counters go on from their old values: harmless for Prometheus's rate().)
     """
     if MULTIPROCESS_DIR is None:
         return 0
