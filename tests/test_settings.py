@@ -114,3 +114,20 @@ async def test_cors_allows_the_configured_origins_only(make_settings: Callable[.
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "https://chat.example.com"
     assert "access-control-allow-origin" not in refused.headers
+
+
+def test_empty_variables_mean_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Compose and Kubernetes pass unset variables as empty strings.
+    monkeypatch.setenv("OPENAI_API_KEY", "")
+    monkeypatch.setenv("MAINTBOT_ENGINE", "")
+
+    settings = load_settings()
+
+    assert settings.openai_api_key is None
+    assert settings.engine_mode.value == "local"
+
+
+def test_a_kubernetes_service_link_is_not_taken_for_the_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAINTBOT_PORT", "tcp://10.0.0.1:8000")
+
+    assert load_settings().port == 8000

@@ -86,10 +86,24 @@ class Settings(BaseSettings):
         parse_rate_limit(value)
         return value
 
-    @field_validator("database_url", "state_url", "redis_url", "openai_base_url", mode="before")
+    @field_validator(
+        "database_url", "state_url", "redis_url", "openai_base_url", "openai_api_key", "engine", mode="before"
+    )
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
+        # Compose and Kubernetes pass unset variables as empty strings: empty means "not set".
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _ignore_service_link(cls, value: Any) -> Any:
+        # Kubernetes injects MAINTBOT_PORT=tcp://10.0.0.1:8000 for a Service named "maintbot"; that is
+        # not a port to listen on, so it leaves the default. Any other non-number still fails.
+        if isinstance(value, str) and value.startswith("tcp://"):
+            return 8000
+        return value
 
     @model_validator(mode="after")
     def _llm_needs_key(self) -> Settings:
