@@ -51,6 +51,11 @@ class QueryCompiler:
         parents = self._parent_paths(fact)
         joins = self._joins(fact, tables, parents)
         main_tables = {fact} | {join.parent for join in joins}
+        shown = {column.table for column in selects + group}
+        if not shown <= main_tables:
+            # Only what the fact reaches through many-to-one joins can be shown or grouped by; a child
+            # table ("pumps by work order") would multiply rows.
+            raise CannotCompile(f"cannot show {', '.join(sorted(shown - main_tables))} for {fact}")
         where = self._where(conditions, main_tables)
         return self._render(query, fact=fact, selects=selects, group=group, joins=joins, where=where)
 
@@ -110,8 +115,9 @@ class QueryCompiler:
             if named.table == fact:
                 conditions += named.conditions
         owner = subject if subject.table == fact else self._owner(fact)
-        named_keys = {item.attribute for item in query.filters} | set(query.concepts) | set(query.group_by)
-        if "inactive" in query.concepts:
+        concepts = {key.split("@")[0] for key in query.concepts}
+        named_keys = {item.attribute for item in query.filters} | concepts | set(query.group_by)
+        if "inactive" in concepts:
             named_keys.add("active")
         if owner is not None:
             conditions += [condition for key, condition in owner.defaults if key not in named_keys]
@@ -135,8 +141,13 @@ class QueryCompiler:
         return Condition(f"{column} IN ({', '.join(quote(value) for value in values)})", (attribute.table,))
 
     def _concept(self, key: str, fact: str) -> Condition:
+        """The concept's condition on the fact table, or on the table named after "@" ("active@technicians"
+        when the question says "active technicians"), or on the nearest table it applies to."""
+        key, _, named = key.partition("@")
         concept = self.domain.concept(key)
         by_table = dict(concept.conditions)
+        if named in by_table:
+            return by_table[named]
         if fact in by_table:
             return by_table[fact]
         for table in self._parent_paths(fact):
@@ -151,10 +162,11 @@ class QueryCompiler:
         """The date a question's window and months refer to (created_at for counts, completed_at cost…)."""
         if query.window is not None and query.window.kind == "forward" and subject.due_column:
             return subject.due_column
-        status = query.filter_on("work_order_status")
-        if measure is None and status is not None and status.values == ("completed",):
-            return "w.completed_at"
         column = measure.date_column if measure else subject.date_column
+        status = query.filter_on("work_order_status")
+        if status is not None and status.values == ("completed",) and column in (None, "w.created_at"):
+            # "work orders completed last month" are dated by when they were completed
+            return "w.completed_at"
         if column is None:
             raise CannotCompile(f"{subject.key} have no date to filter by")
         return column

@@ -35,6 +35,9 @@ class Kind(StrEnum):
     BYE = "bye"
     MONTH = "month"
     DUE = "due"
+    # Names of columns people want shown ("with tag and name"): understood, and change nothing.
+    COLUMN = "column"
+    COMPARE = "compare"
     YEAR = "year"
 
 
@@ -89,6 +92,16 @@ _CUES: dict[Kind, tuple[str, str, str]] = {
         "tendencia|evolución|mensual|mensualmente|mes a mes|histórico|a lo largo del tiempo|serie|cada mes|comportamiento mensual",
     ),
     Kind.MONTH: ("month", "month", "mes"),
+    Kind.COLUMN: (
+        "column",
+        "part number|part numbers|tag|tags|equipment tag|name|names|code|codes|description|title|with tag|with name",
+        "numero de parte|número de parte|numeros de parte|tag|etiqueta|nombre|nombres|codigo|código|descripcion|titulo",
+    ),
+    Kind.COMPARE: (
+        "compare",
+        "compare|compared to|compared with|versus|vs|against|side by side",
+        "compara|comparame|compárame|comparar|contra|frente a|versus|vs|comparado con",
+    ),
     Kind.DUE: (
         "due",
         "due|fall due|falls due|come due|coming due|scheduled|expire|expiring|upcoming",
@@ -134,8 +147,8 @@ _CUES: dict[Kind, tuple[str, str, str]] = {
 }
 _RANKS = {
     "desc": (
-        "most expensive|costliest|most costly|most|highest|largest|biggest|greatest|top|worst|more|most common|most frequent|most often|most frequently|maximum|the most|max|heaviest|longest",
-        "mas caro|mas costoso|mas|mayor|mayores|peor|peores|principales|mas comun|mas frecuente|mas frecuentes|con mas|top|mas alto|mas alta|maximo|maxima|mas veces|mas largo",
+        "rank|ranking|rank by|most expensive|costliest|most costly|most|highest|largest|biggest|greatest|top|worst|more|most common|most frequent|most often|most frequently|maximum|the most|max|heaviest|longest",
+        "ranking|clasificacion|mas caro|mas costoso|mas|mayor|mayores|peor|peores|principales|mas comun|mas frecuente|mas frecuentes|con mas|top|mas alto|mas alta|maximo|maxima|mas veces|mas largo",
     ),
     "asc": (
         "least|lowest|fewest|smallest|minimum|min|less|least common|least frequent|shortest",
@@ -218,7 +231,13 @@ class Lexicon:
 
         owner: dict[str, str] = {}
         for base in sorted(parent):
-            for form in {base} | {f for f in variants(base) if f not in STOPWORDS or f in parent}:
+            # Function words take no plural: "mes" (month) is not a form of "me" (give me).
+            forms = (
+                set()
+                if base in STOPWORDS
+                else {f for f in variants(base) if f not in STOPWORDS or f in parent}
+            )
+            for form in {base} | forms:
                 if form in owner:
                     first, second = root(owner[form]), root(base)
                     if first != second:

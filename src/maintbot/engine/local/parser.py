@@ -53,6 +53,8 @@ _CONFLICTS = {
     "inactive": {"active"},
 }
 DEFAULT_TOP = 10
+# Words that open a ranking of the noun after them: "top 5 machines", "rank the sites".
+_RANK_OPENERS = frozenset({"top", "rank", "ranking", "clasificacion"})
 # Left over after the time expressions were read, these mean a period was asked for and not understood;
 # answering without it would answer another question.
 _TIME_WORDS = frozenset(
@@ -66,6 +68,7 @@ _NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
     "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5,
     "seis": 6, "siete": 7, "ocho": 8, "nueve": 9, "diez": 10, "doce": 12, "quince": 15, "veinte": 20,
+    "eleven": 11, "thirteen": 13, "fourteen": 14, "once": 11, "trece": 13, "catorce": 14,
 }  # fmt: skip
 
 
@@ -218,6 +221,7 @@ class _QueryBuilder:
     def __init__(self, parser: QuestionParser, reading: _Reading, previous: StructuredQuery | None) -> None:
         self.domain = parser.domain
         self.compiler = parser.compiler
+        self.parser_lexicon = parser.lexicon
         self.reading = reading
         self.mentions = reading.mentions
         self.dims = self._dimensions()
@@ -260,6 +264,7 @@ class _QueryBuilder:
         )
         if base is not None:
             query = self._refine(base, query)
+        query = self._compare(self._today_is_the_concept(query))
         self.compiler.compile(query)  # raises CannotCompile when the parts do not fit together
         return query
 
@@ -287,9 +292,16 @@ class _QueryBuilder:
         return dims
 
     def _rank(self, dims: _Dimensions, rank: int) -> None:
-        ranked = self._ranked_noun(rank, dims.consumed)
         meaning = self.mentions[rank].first(Kind.RANK)
         assert meaning is not None
+        if dims.keys:
+            # "Failures by failure mode, most frequent first": the groups are named; rank orders them.
+            # ("Vibración máxima por tipo" names an aggregate, not an order.)
+            if not self.mentions[rank].first(Kind.AGG):
+                dims.order = "asc" if meaning.key == "asc" else "desc"
+                dims.limit = self.reading.number
+            return
+        ranked = self._ranked_noun(rank, dims.consumed)
         if ranked is None:
             if self.reading.number is not None:
                 dims.limit = self.reading.number
@@ -301,14 +313,19 @@ class _QueryBuilder:
         dims.ranked = ranked
         dims.consumed.update({ranked, rank})
         dims.order = "asc" if meaning.key == "asc" else "desc"
-        plural = self.mentions[ranked].plural or (key in ("month", "year") and False)
+        plural = self._plural(self.mentions[ranked])
         dims.limit = self.reading.number or (DEFAULT_TOP if plural else 1)
+
+    def _plural(self, mention: Mention) -> bool:
+        """Whether a noun was said in the plural ("sites", "meses"; not "mes", "equipment")."""
+        canonical = self.parser_lexicon.canonical
+        return any(word.endswith("s") and canonical(word) != word for word in mention.surface)
 
     def _ranked_noun(self, rank: int, consumed: set[int]) -> int | None:
         """Which noun is ranked: after "which"/"top", else an attribute, else the entity around "most"."""
         skippable = (Kind.MEASURE, Kind.RANK, Kind.AGG, Kind.COUNT)
         for index, mention in enumerate(self.mentions):
-            top = mention.first(Kind.RANK) is not None and mention.surface[0] == "top"
+            top = mention.first(Kind.RANK) is not None and mention.surface[0] in _RANK_OPENERS
             if not (mention.first(Kind.LIST) or top):
                 continue
             for following in range(index + 1, min(index + 3, len(self.mentions))):
@@ -517,15 +534,25 @@ class _QueryBuilder:
 
     def _concepts(self, fact: str) -> list[str]:
         keys: list[str] = []
-        for mention in self.mentions:
+        for index, mention in enumerate(self.mentions):
             for meaning in mention.all(Kind.CONCEPT):
                 tables = [table for table, _ in self.domain.concept(meaning.key).conditions]
-                if (
-                    any(self._distance(table, fact) is not None for table in tables)
-                    and meaning.key not in keys
-                ):
-                    keys.append(meaning.key)
+                reachable = [table for table in tables if self._distance(table, fact) is not None]
+                named = self._named_table(index, reachable)
+                key = f"{meaning.key}@{named}" if named and named != fact else meaning.key
+                if reachable and key not in keys:
+                    keys.append(key)
         return keys
+
+    def _named_table(self, index: int, tables: list[str]) -> str | None:
+        """The table of the noun a concept qualifies ("active technicians"), when it is one of `tables`."""
+        for neighbour in (index + 1, index - 1):
+            if 0 <= neighbour < len(self.mentions):
+                for meaning in self.mentions[neighbour].all(Kind.SUBJECT):
+                    table = self.domain.subject(meaning.key).table
+                    if table in tables:
+                        return table
+        return None
 
     def _dimension_key(self, key: str, fact: str, fixed: set[str]) -> str:
         if key in ("month", "year") or key.startswith(ENTITY):
@@ -534,6 +561,27 @@ class _QueryBuilder:
         if best is None:
             raise NotUnderstood(f"cannot group by {key}")
         return best
+
+    def _today_is_the_concept(self, query: StructuredQuery) -> StructuredQuery:
+        """In "units that need maintenance today", today belongs to the concept (due by today), not to
+        the date the equipment was installed."""
+        window = query.window
+        today = (
+            window is not None and window.kind == "calendar" and window.unit == "day" and window.amount == 0
+        )
+        dated_concept = any(key.split("@")[0] in ("needs_maintenance", "overdue") for key in query.concepts)
+        if today and dated_concept and query.measure is None and query.subject == "equipment":
+            return query.with_(window=None)
+        return query
+
+    def _compare(self, query: StructuredQuery) -> StructuredQuery:
+        """ "Compare Monterrey against Guadalajara": one row for each of the values compared."""
+        if not self.has(Kind.COMPARE):
+            return query
+        compared = [item.attribute for item in query.filters if len(item.values) > 1]
+        if not compared or compared[0] in query.group_by:
+            return query
+        return query.with_(group_by=(*query.group_by, compared[0]))
 
     # -- follow-ups -----------------------------------------------------------------------------------
 

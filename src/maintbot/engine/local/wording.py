@@ -93,7 +93,7 @@ class AnswerWriter:
         after: list[str] = []
         feminine = self.domain.subject(query.subject).label.es_feminine
         for key in query.concepts:
-            label = self.domain.concept(key).label.text(language)
+            label = self.domain.concept(key.partition("@")[0]).label.text(language)
             if language == "es" and feminine and label.endswith("os"):
                 label = label[:-2] + "as"
             (before if " " not in label else after).append(label)
