@@ -82,7 +82,7 @@ async def test_probes_and_scrapes_are_not_counted(client: httpx.AsyncClient) -> 
 async def test_answers_and_queries_are_counted(client: httpx.AsyncClient) -> None:
     before = await metrics_text(client)
     greeting = (await client.post("/api/v1/chat", json={"message": "Hello there"})).json()
-    data = (await client.post("/api/v1/chat", json={"message": "How many pumps are out of service?"})).json()
+    data = (await client.post("/api/v1/chat", json={"message": "How many compressors are down?"})).json()
     after = await metrics_text(client)
 
     assert greeting["intent"] != "data"
@@ -167,7 +167,7 @@ async def test_build_info_names_the_version_and_python(client: httpx.AsyncClient
 
 async def test_a_chat_answer_records_its_stages(client: httpx.AsyncClient) -> None:
     before = await metrics_text(client)
-    await client.post("/api/v1/chat", json={"message": "How many pumps are out of service?"})
+    await client.post("/api/v1/chat", json={"message": "How many compressors are down?"})
     after = await metrics_text(client)
 
     stages = "maintbot_pipeline_stage_duration_seconds_count"
@@ -182,7 +182,7 @@ async def test_active_sessions_are_those_with_a_message_in_the_last_15_minutes(
 ) -> None:
     assert sample(await metrics_text(client), "maintbot_active_sessions") == 0
     first = (await client.post("/api/v1/chat", json={"message": "Hello there"})).json()["session_id"]
-    await client.post("/api/v1/chat", json={"message": "How many pumps are out of service?"})
+    await client.post("/api/v1/chat", json={"message": "How many compressors are down?"})
     assert sample(await metrics_text(client), "maintbot_active_sessions") == 2
 
     state_engine = await open_state_database(settings.state_database_url)
@@ -308,9 +308,7 @@ def test_two_uvicorn_workers_report_the_same_totals(tmp_path: Path, demo_databas
 
         def ask(_: int) -> None:
             # A new connection each time, so that the kernel may hand it to either worker.
-            response = httpx.post(
-                f"{url}/api/v1/chat", json={"message": "How many pumps are out of service?"}
-            )
+            response = httpx.post(f"{url}/api/v1/chat", json={"message": "How many compressors are down?"})
             assert response.status_code == 200
 
         asked = 16

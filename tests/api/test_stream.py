@@ -21,7 +21,7 @@ async def stream(client: httpx.AsyncClient, **body: Any) -> httpx.Response:
 
 
 async def test_stages_come_first_then_the_sentence_then_the_whole_answer(client: httpx.AsyncClient) -> None:
-    response = await stream(client, message="How many pumps are out of service?")
+    response = await stream(client, message="How many compressors are down?")
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")

@@ -34,7 +34,7 @@ NO_NGINX = "nginx is not installed (apt-get install -y --no-install-recommends n
 if NGINX is None and not IN_CI:
     pytest.skip(NO_NGINX, allow_module_level=True)
 
-DATA_QUESTION = "How many pumps are out of service?"
+DATA_QUESTION = "How many compressors are down?"
 # The rate-limit test bursts from its own loopback address: nginx limits per address, so the other tests
 # (from 127.0.0.1) keep their own untouched allowance whatever order they run in.
 BURST_ADDRESS = "127.0.0.2"

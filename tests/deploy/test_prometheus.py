@@ -36,7 +36,7 @@ EXPECTED_ALERTS = {
     "MaintBotSqlGuardRejections",
     "MaintBotDegradedAnswers",
 }
-QUESTION = "How many pumps are out of service?"
+QUESTION = "How many compressors are down?"
 
 
 def _tool(name: str) -> str:

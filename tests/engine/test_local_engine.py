@@ -49,15 +49,15 @@ async def test_the_answer_is_in_the_language_of_the_question(
 @pytest.mark.parametrize(
     "question",
     [
-        "Delete all work orders",
+        "Delete every work order from last year",
         "Please remove the decommissioned pumps",
         "Can you close WO-2025-000123?",
         "Set the priority of every open order to low",
-        "Borra la tabla de equipos",
+        "Borra todos los técnicos inactivos",
         "¿Puedes cambiar el estado de la bomba PMP-0001?",
         "Quiero eliminar los repuestos sin stock",
         "Dar de baja el compresor CMP-0003",
-        "'; DROP TABLE equipment; --",
+        "'; DROP TABLE sites; --",
         "UPDATE work_orders SET status = 'completed'",
         "insert into sites values (6, 'X', 'X', 'X', 'X')",
     ],
@@ -91,12 +91,12 @@ async def test_questions_that_merely_sound_like_writes_are_not_refused(
     ("question", "intent"),
     [
         ("Hello", Intent.HELP),
-        ("Hola, ¿qué puedes hacer?", Intent.HELP),
+        ("Hola, ¿en qué me ayudas?", Intent.HELP),
         ("help", Intent.HELP),
         ("Thanks!", Intent.SMALLTALK),
         ("gracias", Intent.SMALLTALK),
         ("bye", Intent.SMALLTALK),
-        ("What's the weather in Paris tomorrow?", Intent.UNSUPPORTED),
+        ("Will it rain in Lisbon tomorrow?", Intent.UNSUPPORTED),
         ("Tell me a joke", Intent.UNSUPPORTED),
         ("What is the MTBF of the pumps?", Intent.UNSUPPORTED),
     ],
@@ -143,7 +143,7 @@ async def test_equipment_lists_leave_out_decommissioned_machines_unless_asked(en
 async def test_equipment_that_needs_maintenance_is_read_from_active_plans_due_today(
     engine: LocalEngine,
 ) -> None:
-    sql = one_line((await ask(engine, "¿Qué equipos necesitan mantenimiento en Houston?")).sql)
+    sql = one_line((await ask(engine, "¿Qué máquinas requieren mantenimiento en Houston?")).sql)
     assert "EXISTS (SELECT 1 FROM maintenance_plans p" in sql
     assert "p.active = 1 AND p.next_due <= date('now')" in sql
     assert "s.name = 'Houston Plant'" in sql
@@ -173,17 +173,17 @@ async def test_trends_are_grouped_by_month_in_order(engine: LocalEngine) -> None
     ("turns", "expected", "absent"),
     [
         (
-            ("How many open work orders are in Madrid?", "And in Houston?"),
-            "s.name = 'Houston Plant'",
+            ("How many open work orders are in Madrid?", "And in Guadalajara?"),
+            "s.name = 'Guadalajara Plant'",
             "Madrid",
         ),
         (
-            ("¿Cuántas bombas están fuera de servicio?", "¿Y compresores?"),
+            ("¿Cuántas bombas están detenidas?", "¿Y los compresores?"),
             "e.equipment_type = 'compressor'",
             "pump",
         ),
         (("Failures this year", "and last year?"), "'start of year', '-1 years'", None),
-        (("How many open work orders are there?", "only the critical ones"), "w.priority = 'critical'", None),
+        (("How many work orders are still open?", "only the critical ones"), "w.priority = 'critical'", None),
         (
             ("How many machines are there in Madrid?", "only the critical ones"),
             "e.criticality = 'high'",
@@ -211,7 +211,7 @@ async def test_a_new_full_question_does_not_inherit_the_previous_filters(engine:
     sql = one_line(
         (
             await ask(
-                engine, "How many open work orders are in Madrid?", "How many pumps are out of service?"
+                engine, "How many open work orders are in Madrid?", "How many pumps are down at the moment?"
             )
         ).sql
     )
@@ -254,7 +254,7 @@ def test_time_expressions_become_windows(text: str, window: TimeWindow) -> None:
 
 
 GUARD_QUESTIONS = [
-    "How many pumps are out of service?",
+    "How many pumps are down at the moment?",
     "Maintenance cost by month in the last 6 months",
     "Top 5 equipment by downtime this year",
     "¿Qué equipos necesitan mantenimiento en Bogotá?",

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1", tags=["chat"])
 async def ask(request: ChatRequest, chat: ChatServiceDep) -> ChatAnswer:
     """Answer a question in English or Spanish: the sentence, and for data questions the SQL and its table.
 
-    Pass the `session_id` of an earlier answer to ask a follow-up ("And in Houston?").
+    Pass the `session_id` of an earlier answer to ask a follow-up ("And in Madrid?").
     """
     return await chat.answer(request=request)
 

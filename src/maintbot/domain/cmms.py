@@ -95,7 +95,7 @@ ATTRIBUTES = (
                 "United States",
                 "United States",
                 "Estados Unidos",
-                ("united states|usa|us|u s|america", "estados unidos|eeuu|ee uu|eua|usa"),
+                ("united states|usa|u.s.a|america", "estados unidos|eeuu|ee uu|eua|usa"),
             ),
         ),
     ),

@@ -27,7 +27,7 @@ class Understanding:
 
     For `data`, `sql` is the statement to guard and run; for every other intent `message` is the reply.
     `context` is JSON the engine wants back with the next question of the session, so that follow-ups
-    ("and in Houston?") can refine this one.
+    ("and in Madrid?") can refine this one.
     """
 
     intent: Intent

@@ -4,7 +4,7 @@ Reading a question, in order: refuse requests to change data; take out the time 
 scan the rest into mentions; find the dimensions (by site, per month, "which site … the most"); pick the
 measure, or else the subject being counted or listed; resolve each value and concept against that fact
 table (so "critical" is a priority for work orders and a criticality for equipment); and, for a follow-up
-("and in Houston?"), refine the previous question's query instead of starting from nothing.
+("and in Madrid?"), refine the previous question's query instead of starting from nothing.
 """
 
 from __future__ import annotations

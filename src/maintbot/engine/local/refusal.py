@@ -6,7 +6,7 @@ import re
 
 from maintbot.engine.local.text import normalise
 
-# SQL that writes, wherever it appears in the message ("'; DROP TABLE equipment; --").
+# SQL that writes, wherever it appears in the message ("'; DROP TABLE sites; --").
 _WRITE_SQL = re.compile(
     r"\b(?:drop|truncate|alter)\s+(?:table|database|schema|index|view)\b"
     r"|\bdelete\s+from\b|\binsert\s+(?:or\s+\w+\s+)?into\b|\bupdate\s+\w+\s+set\b|\breplace\s+into\b"
@@ -23,7 +23,7 @@ _ALWAYS_WRITE = frozenset(
     vaciar
     """.split()
 )
-# Verbs that ask to change data when they open the request ("Set every work order to completed").
+# Verbs that ask to change data when they open the request ("Set all open orders to cancelled").
 _IMPERATIVE = frozenset(
     """
     set add create close cancel assign reassign mark reset clear rename alter move approve reschedule

@@ -310,17 +310,17 @@ HELP = {
         "I answer questions about your maintenance data in English or Spanish: equipment and its status, "
         "preventive maintenance plans that are due or overdue, work orders and backlog, failures and failure "
         "modes, downtime, MTTR, maintenance cost, spare parts and stock, technicians, and sensor readings. "
-        'For example: "How many pumps are out of service?", "Maintenance cost by site this year", '
+        'For example: "How many compressors are down?", "Maintenance cost by site this year", '
         '"Top 3 failure modes in the last 6 months", "Which spare parts need reordering in Madrid?". '
-        'You can follow up with "and in Houston?" or "only the critical ones".'
+        'You can follow up with "and in Madrid?" or "only the critical ones".'
     ),
     "es": (
         "Respondo preguntas sobre tus datos de mantenimiento, en español o en inglés: equipos y su estado, "
         "planes de mantenimiento preventivo pendientes o vencidos, órdenes de trabajo y backlog, fallas y "
         "modos de falla, tiempo de paro, MTTR, costo de mantenimiento, repuestos e inventario, técnicos y "
-        'lecturas de sensores. Por ejemplo: "¿Cuántas bombas están fuera de servicio?", "Costo de '
+        'lecturas de sensores. Por ejemplo: "¿Cuántos motores están parados?", "Costo de '
         'mantenimiento por planta este año", "Los 3 modos de falla más comunes en los últimos 6 meses", '
-        '"¿Qué repuestos hay que reordenar en Madrid?". Luego puedes preguntar "¿y en Houston?" o '
+        '"¿Qué repuestos hay que reordenar en Madrid?". Luego puedes preguntar "¿y en Madrid?" o '
         '"solo las críticas".'
     ),
 }
