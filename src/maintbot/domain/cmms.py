@@ -1017,9 +1017,11 @@ CONCEPTS = (
         Label("open", "abiertas"),
         words(
             "open|opened|pending|backlog|outstanding|unresolved|not completed|not closed|incomplete|unfinished|"
-            "in the backlog|still open|not yet completed",
+            "in the backlog|still open|not yet completed|not yet closed|have not been closed|haven't been closed|"
+            "not been completed|not finished yet",
             "abierto|pendiente|sin cerrar|no cerrado|backlog|sin completar|sin terminar|por atender|incompleto|"
-            "en backlog|aún abierto|todavía abierto",
+            "en backlog|aún abierto|todavía abierto|no se han cerrado|no se ha cerrado|no han sido cerradas|"
+            "no cerrado|no se han completado|no completado|aún no se cierran|no terminado|no finalizado",
         ),
         conditions=(("work_orders", Condition(f"w.status IN {OPEN_STATUSES}", ("work_orders",))),),
         implies_subject="work_orders",

@@ -38,6 +38,8 @@ class Kind(StrEnum):
     # Names of columns people want shown ("with tag and name"): understood, and change nothing.
     COLUMN = "column"
     COMPARE = "compare"
+    # "Including the decommissioned ones": widens a grouping instead of filtering it.
+    INCLUDE = "include"
     YEAR = "year"
 
 
@@ -96,6 +98,11 @@ _CUES: dict[Kind, tuple[str, str, str]] = {
         "column",
         "part number|part numbers|tag|tags|equipment tag|name|names|code|codes|description|title|with tag|with name",
         "numero de parte|número de parte|numeros de parte|tag|etiqueta|nombre|nombres|codigo|código|descripcion|titulo",
+    ),
+    Kind.INCLUDE: (
+        "include",
+        "including|also including|as well as|plus the|incl",
+        "incluyendo|incluidos|incluidas|incluye|contando|tambien los|también las|tambien las",
     ),
     Kind.COMPARE: (
         "compare",

@@ -264,7 +264,7 @@ class _QueryBuilder:
         )
         if base is not None:
             query = self._refine(base, query)
-        query = self._compare(self._today_is_the_concept(query))
+        query = self._compare(self._today_is_the_concept(self._included(query)))
         self.compiler.compile(query)  # raises CannotCompile when the parts do not fit together
         return query
 
@@ -573,6 +573,14 @@ class _QueryBuilder:
         if today and dated_concept and query.measure is None and query.subject == "equipment":
             return query.with_(window=None)
         return query
+
+    def _included(self, query: StructuredQuery) -> StructuredQuery:
+        """ "Equipment by status, including decommissioned": the value widens the groups, not a filter."""
+        if not self.has(Kind.INCLUDE) or not query.group_by:
+            return query
+        return query.with_(
+            filters=tuple(item for item in query.filters if item.attribute not in query.group_by)
+        )
 
     def _compare(self, query: StructuredQuery) -> StructuredQuery:
         """ "Compare Monterrey against Guadalajara": one row for each of the values compared."""

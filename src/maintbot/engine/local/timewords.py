@@ -250,7 +250,7 @@ def _rules() -> list[Rule]:
             lambda m, _t: TimeWindow("calendar", "month" if "month" in m[0] or "mtd" in m[0] else "year", 0),
         ),
         (
-            rx(r"en lo que va (?:del|de este|de) (año|ano|mes|semana)"),
+            rx(r"en lo que (?:va|llevamos) (?:del|de este|de) (año|ano|mes|semana)"),
             lambda m, _t: TimeWindow("calendar", _unit(m[1]), 0),
         ),
         (
