@@ -63,6 +63,13 @@ def test_a_fourth_held_out_set_of_everyday_planner_questions(
     assert "accuracy: 1.00" in output
 
 
+def test_a_fifth_held_out_set_from_new_planners_and_technicians(
+    full_demo_database: Path, tmp_path: Path
+) -> None:
+    output = run_eval(GOLDEN / "heldout5.jsonl", database=full_demo_database, data_dir=tmp_path, minimum=1.0)
+    assert "accuracy: 1.00" in output
+
+
 @pytest.mark.skipif(
     not DEV_SET.exists() and os.environ.get("CI") != "true",
     reason="the development set lives in ../shared/eval, which is not beside this checkout",

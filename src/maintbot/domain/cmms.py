@@ -692,7 +692,8 @@ SUBJECTS = (
         ),
         key_column="t.id",
         list_columns=(("t.name", "name"), ("t.specialty", "specialty"), ("t.shift", "shift")),
-        defaults=(("active", Condition("t.active = {true}", ("technicians",))),),
+        # No default: the glossary says nothing about inactive technicians, so only "active" (or
+        # "trabajan", "working") filters them.
         group_columns=(("t.name", "technician"),),
     ),
     Subject(
@@ -1018,10 +1019,11 @@ CONCEPTS = (
         words(
             "open|opened|pending|backlog|outstanding|unresolved|not completed|not closed|incomplete|unfinished|"
             "in the backlog|still open|not yet completed|not yet closed|have not been closed|haven't been closed|"
-            "not been completed|not finished yet",
+            "not been completed|not finished yet|what's the backlog|what is the backlog|how big is the backlog",
             "abierto|pendiente|sin cerrar|no cerrado|backlog|sin completar|sin terminar|por atender|incompleto|"
             "en backlog|aún abierto|todavía abierto|no se han cerrado|no se ha cerrado|no han sido cerradas|"
-            "no cerrado|no se han completado|no completado|aún no se cierran|no terminado|no finalizado",
+            "no cerrado|no se han completado|no completado|aún no se cierran|no terminado|no finalizado|"
+            "cuál es el backlog|de cuánto es el backlog",
         ),
         conditions=(("work_orders", Condition(f"w.status IN {OPEN_STATUSES}", ("work_orders",))),),
         implies_subject="work_orders",
@@ -1058,7 +1060,10 @@ CONCEPTS = (
     Concept(
         "active",
         Label("active", "activos"),
-        words("active|enabled|currently active", "activo|vigente|habilitado|en activo|trabajan|trabaja"),
+        words(
+            "active|enabled|currently active|work|works|working|on duty",
+            "activo|vigente|habilitado|en activo|trabajan|trabaja",
+        ),
         conditions=(
             ("technicians", Condition("t.active = {true}", ("technicians",))),
             ("maintenance_plans", Condition(_ACTIVE_PLAN, ("maintenance_plans",))),

@@ -117,8 +117,10 @@ _CUES: dict[Kind, tuple[str, str, str]] = {
     Kind.YEAR: ("year", "year|yearly|annual|annually|per year|each year", "año|anual|anualmente|cada año"),
     Kind.COUNT: (
         "count",
-        "how many|number of|count|count of|total number|quantity of|amount of|number|size of|how big|how large",
-        "cuantos|cuantas|cuanto|cuanta|numero de|cantidad de|total de|conteo|contar|numero|cantidad|tamaño de|volumen de",
+        "how many|number of|count|count of|total number|quantity of|amount of|number|size of|how big|how large|"
+        "what s backlog|what is backlog|how big is backlog",
+        "cuantos|cuantas|cuanto|cuanta|numero de|cantidad de|total de|conteo|contar|numero|cantidad|tamaño de|volumen de|"
+        "cual es backlog|de cuanto es backlog",
     ),
     Kind.LIST: (
         "list",

@@ -145,7 +145,9 @@ class QuestionParser:
             return Parsed(
                 "unsupported", spoken, reply=str(exc), unknown=tuple(reading.unknown), confident=False
             )
-        if reading.unknown and (not self._has_core(reading) or _TIME_WORDS & set(reading.unknown)):
+        if reading.unknown and (
+            not self._has_core(reading) or _TIME_WORDS & set(reading.unknown) or self._unknown_place(reading)
+        ):
             return Parsed("unsupported", spoken, unknown=tuple(reading.unknown), confident=False)
         return Parsed(
             "data", spoken, query=query, unknown=tuple(reading.unknown), confident=not reading.unknown
@@ -176,6 +178,24 @@ class QuestionParser:
         }
         has_data = any(m.kind in data_kinds for mention in reading.mentions for m in mention.meanings)
         return has_data or reading.window is not None
+
+    @staticmethod
+    def _unknown_place(reading: _Reading) -> bool:
+        """ "La planta de Lima" names a plant the data does not have: answering for every plant would be
+        answering another question."""
+        for mention in reading.mentions:
+            names_site = any(
+                m.key in ("site", "sites") for m in mention.all(Kind.ATTRIBUTE) + mention.all(Kind.SUBJECT)
+            )
+            if names_site and not mention.all(Kind.VALUE):
+                after = reading.words[mention.end : mention.end + 2]
+                before = reading.words[mention.start - 1 : mention.start] if mention.start else []
+                named_after = (
+                    len(after) == 2 and after[0] in ("de", "of", "en", "in") and after[1] in reading.unknown
+                )
+                if named_after or (before and before[0] in reading.unknown):
+                    return True
+        return False
 
     @staticmethod
     def _refines(reading: _Reading) -> bool:

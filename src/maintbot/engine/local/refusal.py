@@ -27,7 +27,9 @@ _ALWAYS_WRITE = frozenset(
 _IMPERATIVE = frozenset(
     """
     set add create close cancel assign reassign mark reset clear rename alter move approve reschedule
-    register write restore disable enable reopen edit change crea crear cree cierra cerrar cierre
+    register write restore disable enable reopen edit change raise increase decrease reduce
+    subir sube subele aumenta aumentar aumente incrementa incrementar reduce reducir disminuye disminuir
+    crea crear cree cierra cerrar cierre
     cancela cancelar cancele asigna asignar asigne reasigna reasignar marca marcar marque resetea limpia
     limpiar renombra mueve mover aprueba aprobar reprograma reprogramar registra registrar desactiva
     desactivar abre abrir pon poner establece establecer fija fijar agrega agregar agregue añade añadir

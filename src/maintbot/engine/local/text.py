@@ -17,7 +17,7 @@ _CONTRACTIONS = {"del": "de", "al": "a"}
 STOPWORDS_EN = frozenset(
     """
     installed commissioned instalado instalada instalados instaladas across
-    encuentran encuentra encuentre hallan ahorita todavia aun still yet currently
+    encuentran encuentra encuentre hallan ahorita todavia aun still yet currently tuvo tuvieron tendra
     of in on at for to from with by is are was were be been being do does did have has had there what
     which who how many much me my our we us you your please can could would should will shall may might
     show give list tell i it its that this these those and or all any some each every currently right
