@@ -70,6 +70,11 @@ def test_a_fifth_held_out_set_from_new_planners_and_technicians(
     assert "accuracy: 1.00" in output
 
 
+def test_a_sixth_held_out_set_from_plant_engineers(full_demo_database: Path, tmp_path: Path) -> None:
+    output = run_eval(GOLDEN / "heldout6.jsonl", database=full_demo_database, data_dir=tmp_path, minimum=1.0)
+    assert "accuracy: 1.00" in output
+
+
 @pytest.mark.skipif(
     not DEV_SET.exists() and os.environ.get("CI") != "true",
     reason="the development set lives in ../shared/eval, which is not beside this checkout",

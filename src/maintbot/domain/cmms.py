@@ -788,8 +788,8 @@ MEASURES = (
         "work_orders",
         Label("labor cost", "costo de mano de obra"),
         words(
-            "labor cost|labour cost|cost of labor|cost of labour|manpower cost|labor spend",
-            "costo de mano de obra|costo laboral|gasto de mano de obra|mano de obra",
+            "labor cost|labour cost|cost of labor|cost of labour|manpower cost|labor spend|labor and parts|labour and parts",
+            "costo de mano de obra|costo laboral|gasto de mano de obra|mano de obra|mano de obra y repuestos|mano de obra y refacciones",
         ),
         "sum",
         "w.labor_cost",
@@ -803,8 +803,8 @@ MEASURES = (
         "work_orders",
         Label("parts cost", "costo de repuestos"),
         words(
-            "parts cost|cost of parts|spare parts cost|cost of spare parts|material cost|materials cost|parts spend",
-            "costo de repuestos|costo de materiales|gasto en repuestos|costo de refacciones|costo de partes|gasto de repuestos",
+            "parts cost|cost of parts|spare parts cost|cost of spare parts|material cost|materials cost|parts spend|labor and parts|labour and parts",
+            "costo de repuestos|costo de materiales|gasto en repuestos|costo de refacciones|costo de partes|gasto de repuestos|mano de obra y repuestos|mano de obra y refacciones",
         ),
         "sum",
         "w.parts_cost",
@@ -870,7 +870,7 @@ MEASURES = (
             "inventory value|stock value|value of inventory|value of stock|inventory worth|value of spare parts|"
             "spare parts value|inventory valuation|value|worth",
             "valor del inventario|valor de inventario|valor de los repuestos|valor del stock|valor en inventario|"
-            "valor de repuestos|valor|valorización|valor en almacén",
+            "valor de repuestos|valor|valorización|valor en almacén|cuánto vale|cuanto vale|cuánto valen",
         ),
         "sum",
         "sp.quantity_on_hand * sp.unit_cost",
@@ -1049,6 +1049,8 @@ CONCEPTS = (
         words(
             "unassigned|without technician|without a technician|without an assigned technician|"
             "without assigned technician|with no technician|no technician|not assigned|no one assigned|nobody assigned|"
+            "don't have a technician|don't have a technician assigned|do not have a technician|have no technician|"
+            "has no technician|no technician assigned|doesn't have a technician|"
             "nobody is assigned|no one is assigned|not assigned to anyone|without anyone assigned|no assignee|"
             "without an assignee|with no assignee",
             "sin técnico|sin técnico asignado|sin asignar|no asignado|sin responsable|sin asignación|sin nadie asignado|"

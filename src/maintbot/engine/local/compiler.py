@@ -116,7 +116,9 @@ class QueryCompiler:
                 conditions += named.conditions
         owner = subject if subject.table == fact else self._owner(fact)
         concepts = {key.split("@")[0] for key in query.concepts}
-        named_keys = {item.attribute for item in query.filters} | concepts | set(query.group_by)
+        # Grouping by an attribute does not name any of its values ("equipment by status" still leaves
+        # decommissioned equipment out, as the glossary says); "including …" does.
+        named_keys = {item.attribute for item in query.filters} | concepts | set(query.unfiltered)
         if "inactive" in concepts:
             named_keys.add("active")
         if owner is not None:

@@ -38,6 +38,8 @@ class Kind(StrEnum):
     # Names of columns people want shown ("with tag and name"): understood, and change nothing.
     COLUMN = "column"
     COMPARE = "compare"
+    # Phrases understood as saying nothing ("across all work orders"), so their words are not misread.
+    COLUMN_FILLER = "filler"
     # "Including the decommissioned ones": widens a grouping instead of filtering it.
     INCLUDE = "include"
     YEAR = "year"
@@ -85,7 +87,8 @@ _CUES: dict[Kind, tuple[str, str, str]] = {
     # kind: (key, English, Spanish)
     Kind.GROUP: (
         "by",
-        "by|per|for each|each|for every|broken down by|grouped by|group by|split by|according to|by each|in each|of each",
+        "by|per|for each|each|for every|broken down by|grouped by|group by|split by|according to|by each|in each|of each|"
+        "across|spread across|distributed across|compare across|differ across|distribution by|distribution across",
         "por|por cada|para cada|cada|agrupado por|desglosado por|según|en cada|de cada|separado por|dividido por",
     ),
     Kind.TREND: (
@@ -103,6 +106,11 @@ _CUES: dict[Kind, tuple[str, str, str]] = {
         "include",
         "including|also including|as well as|plus the|incl",
         "incluyendo|incluidos|incluidas|incluye|contando|tambien los|también las|tambien las",
+    ),
+    Kind.COLUMN_FILLER: (
+        "filler",
+        "across all|across every|over all|on all",
+        "en todas|en todos|sobre todas|sobre todos",
     ),
     Kind.COMPARE: (
         "compare",
@@ -124,8 +132,10 @@ _CUES: dict[Kind, tuple[str, str, str]] = {
     ),
     Kind.LIST: (
         "list",
-        "list|show|which|what|display|give me|tell me|what are|enumerate|name|get|find|break down|compare",
-        "lista|listar|listado|muestra|muestrame|mostrar|cuales|cual|que|dame|dime|enumera|indica|busca|quienes|quien|ver|mostra|desglosa|compara",
+        "list|show|which|what|display|give me|tell me|what are|enumerate|name|get|find|break down|compare|"
+        "breakdown of|split|split up",
+        "lista|listar|listado|muestra|muestrame|mostrar|cuales|cual|que|dame|dime|enumera|indica|busca|quienes|quien|ver|mostra|desglosa|compara|"
+        "desglose de|reparte",
     ),
     Kind.FOLLOW_UP: (
         "and",

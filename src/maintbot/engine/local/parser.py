@@ -598,8 +598,10 @@ class _QueryBuilder:
         """ "Equipment by status, including decommissioned": the value widens the groups, not a filter."""
         if not self.has(Kind.INCLUDE) or not query.group_by:
             return query
+        widened = tuple(item.attribute for item in query.filters if item.attribute in query.group_by)
         return query.with_(
-            filters=tuple(item for item in query.filters if item.attribute not in query.group_by)
+            filters=tuple(item for item in query.filters if item.attribute not in query.group_by),
+            unfiltered=(*query.unfiltered, *widened),
         )
 
     def _compare(self, query: StructuredQuery) -> StructuredQuery:

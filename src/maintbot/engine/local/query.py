@@ -38,6 +38,8 @@ class StructuredQuery:
     limit: int | None = None
     # Set when a condition is implied by a noun of the fact table ("failures" within work orders).
     extra_subjects: tuple[str, ...] = field(default=())
+    # Attributes the question names without filtering them ("including decommissioned"): no default.
+    unfiltered: tuple[str, ...] = ()
 
     def with_(self, **changes: Any) -> StructuredQuery:
         return replace(self, **changes)
@@ -63,6 +65,7 @@ class StructuredQuery:
             order=data.get("order"),
             limit=data.get("limit"),
             extra_subjects=tuple(data.get("extra_subjects", ())),
+            unfiltered=tuple(data.get("unfiltered", ())),
         )
 
     def filter_on(self, attribute: str) -> Filter | None:
