@@ -1034,7 +1034,7 @@ CONCEPTS = (
         words(
             "low stock|low on stock|below reorder point|below the reorder point|at or below reorder point|"
             "to reorder|need reordering|needs reordering|need to be reordered|needs to be reordered|running low|"
-            "running low on stock|running low on inventory|running out|run out|"
+            "running low on stock|running low on inventory|running out|run out|running short|running short of stock|running short on stock|short of stock|short on stock|"
             "low inventory|short supply|understocked|under stocked|reorder|restock|need restocking|needs restocking",
             "bajo inventario|bajo stock|stock bajo|inventario bajo|por reordenar|hay que reordenar|reordenar|"
             "por debajo del punto de reorden|en punto de reorden|pocas existencias|por pedir|hay que pedir|"

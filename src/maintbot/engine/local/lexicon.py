@@ -186,7 +186,7 @@ _AGGS = {
 
 
 # Words that name a measure only when nothing more specific does ("value" of the inventory or of assets).
-_GENERIC_MEASURE_WORDS = frozenset({"value", "valor", "worth"})
+_GENERIC_MEASURE_WORDS = frozenset({"value", "valor", "worth", "stock", "existencias"})
 
 
 def _split(text: str) -> tuple[str, ...]:

@@ -400,6 +400,9 @@ class _QueryBuilder:
         if not measures:
             return None
         strong = [m for m in measures if not m.weak]
+        if not strong and self.has(Kind.CONCEPT) and self.has(Kind.LIST) and not self.has(Kind.AGG):
+            # "Which parts are low on stock?": "stock" belongs to the concept, not a measure to total.
+            return None
         chosen = (strong or measures)[0].key
         if (
             chosen == "stock_value"
