@@ -481,8 +481,8 @@ ATTRIBUTES = (
         "failure_mode",
         Label("failure mode", "modo de falla", "failure modes", "modos de falla"),
         words(
-            "failure mode|failure type|type of failure|kind of failure|failure cause|cause of failure|cause|root cause|mode of failure|failure reason",
-            "modo de falla|tipo de falla|modo de fallo|tipo de fallo|causa de falla|causa|causa raíz|modo de avería|tipo de avería|motivo de falla",
+            "failure mode|failure type|type of failure|kind of failure|failure cause|cause of failure|cause|root cause|mode of failure|failure reason|mode|most common failure|most frequent failure|most common failures",
+            "modo de falla|tipo de falla|modo de fallo|tipo de fallo|causa de falla|causa|causa raíz|modo de avería|tipo de avería|motivo de falla|modo|falla más común|fallo más común|falla más frecuente|fallas más comunes|avería más común",
         ),
         values=(
             _value(
@@ -1054,7 +1054,8 @@ CONCEPTS = (
             "nobody is assigned|no one is assigned|not assigned to anyone|without anyone assigned|no assignee|"
             "without an assignee|with no assignee",
             "sin técnico|sin técnico asignado|sin asignar|no asignado|sin responsable|sin asignación|sin nadie asignado|"
-            "nadie asignado|que nadie tiene asignada|no tienen técnico|no tiene técnico|sin nadie",
+            "nadie asignado|que nadie tiene asignada|no tienen técnico|no tiene técnico|sin nadie|no tienen ningún técnico|"
+            "no tiene ningún técnico|ningún técnico asignado|sin ningún técnico",
         ),
         conditions=(("work_orders", Condition("w.technician_id IS NULL", ("work_orders",))),),
         implies_subject="work_orders",

@@ -38,6 +38,8 @@ class Kind(StrEnum):
     # Names of columns people want shown ("with tag and name"): understood, and change nothing.
     COLUMN = "column"
     COMPARE = "compare"
+    # "Sin contar los dados de baja": the value after it is left out, not filtered on.
+    EXCLUDE = "exclude"
     # Phrases understood as saying nothing ("across all work orders"), so their words are not misread.
     COLUMN_FILLER = "filler"
     # "Including the decommissioned ones": widens a grouping instead of filtering it.
@@ -109,8 +111,15 @@ _CUES: dict[Kind, tuple[str, str, str]] = {
     ),
     Kind.COLUMN_FILLER: (
         "filler",
-        "across all|across every|over all|on all",
-        "en todas|en todos|sobre todas|sobre todos",
+        "across all|across every|over all|on all|monthly review|monthly report|monthly meeting|weekly review|"
+        "plant manager|plant managers|site manager|budget meeting|reliability meeting",
+        "en todas|en todos|sobre todas|sobre todos|informe mensual|reunion mensual|revision mensual|gerente de planta|"
+        "jefe de planta|reunion de confiabilidad|comite de riesgos|reunion de presupuesto",
+    ),
+    Kind.EXCLUDE: (
+        "exclude",
+        "excluding|except|not counting|other than|apart from",
+        "sin contar|excepto|excluyendo|salvo|menos los|menos las|aparte de",
     ),
     Kind.COMPARE: (
         "compare",
@@ -145,7 +154,7 @@ _CUES: dict[Kind, tuple[str, str, str]] = {
     Kind.ONLY: ("only", "only|just|only the|solely", "solo|solamente|unicamente|nada mas|sólo"),
     Kind.GREETING: (
         "hi",
-        "hi|hello|hey|good morning|good afternoon|good evening|greetings|howdy|hiya|yo",
+        "hi|hello|hey|good morning|good afternoon|good evening|greetings|howdy|hiya",
         "hola|buenos dias|buenas tardes|buenas noches|buenas|saludos|buen dia|que onda",
     ),
     Kind.THANKS: (
@@ -166,8 +175,8 @@ _CUES: dict[Kind, tuple[str, str, str]] = {
 }
 _RANKS = {
     "desc": (
-        "rank|ranking|rank by|most expensive|costliest|most costly|most|highest|largest|biggest|greatest|top|worst|more|most common|most frequent|most often|most frequently|maximum|the most|max|heaviest|longest",
-        "ranking|clasificacion|mas caro|mas costoso|mas|mayor|mayores|peor|peores|principales|mas comun|mas frecuente|mas frecuentes|con mas|top|mas alto|mas alta|maximo|maxima|mas veces|mas largo",
+        "rank|ranking|rank by|most common failure|most frequent failure|most common failures|most expensive|costliest|most costly|most|highest|largest|biggest|greatest|top|worst|more|most common|most frequent|most often|most frequently|maximum|the most|max|heaviest|longest",
+        "ranking|clasificacion|falla mas comun|fallo mas comun|falla mas frecuente|fallas mas comunes|averia mas comun|mas caro|mas costoso|mas|mayor|mayores|peor|peores|principales|mas comun|mas frecuente|mas frecuentes|con mas|top|mas alto|mas alta|maximo|maxima|mas veces|mas largo",
     ),
     "asc": (
         "least|lowest|fewest|smallest|minimum|min|less|least common|least frequent|shortest",
@@ -251,11 +260,8 @@ class Lexicon:
         owner: dict[str, str] = {}
         for base in sorted(parent):
             # Function words take no plural: "mes" (month) is not a form of "me" (give me).
-            forms = (
-                set()
-                if base in STOPWORDS
-                else {f for f in variants(base) if f not in STOPWORDS or f in parent}
-            )
+            # …and no form is a function word: "para" is not a form of "paro" (downtime).
+            forms = set() if base in STOPWORDS else {f for f in variants(base) if f not in STOPWORDS}
             for form in {base} | forms:
                 if form in owner:
                     first, second = root(owner[form]), root(base)

@@ -146,7 +146,7 @@ class QuestionParser:
                 "unsupported", spoken, reply=str(exc), unknown=tuple(reading.unknown), confident=False
             )
         if reading.unknown and (
-            not self._has_core(reading) or _TIME_WORDS & set(reading.unknown) or self._unknown_place(reading)
+            not self._has_core(reading) or self._unread_period(reading) or self._unknown_place(reading)
         ):
             return Parsed("unsupported", spoken, unknown=tuple(reading.unknown), confident=False)
         return Parsed(
@@ -178,6 +178,18 @@ class QuestionParser:
         }
         has_data = any(m.kind in data_kinds for mention in reading.mentions for m in mention.meanings)
         return has_data or reading.window is not None
+
+    @staticmethod
+    def _unread_period(reading: _Reading) -> bool:
+        """ "After 9999": a period was asked for ("after", "desde" before a number) and not understood."""
+        words = reading.words
+        return any(
+            word in _TIME_WORDS
+            and word in reading.unknown
+            and index + 1 < len(words)
+            and words[index + 1].isdigit()
+            for index, word in enumerate(words)
+        )
 
     @staticmethod
     def _unknown_place(reading: _Reading) -> bool:
@@ -304,12 +316,30 @@ class _QueryBuilder:
                     dims.consumed.update({index, index + 1})
                 elif following.first(Kind.MEASURE):
                     dims.consumed.add(index)
-        rank = next((i for i, m in enumerate(self.mentions) if m.first(Kind.RANK)), None)
+        rank = next(
+            (
+                i
+                for i, m in enumerate(self.mentions)
+                if m.first(Kind.RANK) and not self._postposed_aggregate(i)
+            ),
+            None,
+        )
         if rank is not None:
             self._rank(dims, rank)
         elif self.reading.number is not None and not dims.keys:
             dims.limit = self.reading.number
         return dims
+
+    def _postposed_aggregate(self, index: int) -> bool:
+        """ "Temperatura máxima", "costo total": an aggregate word right after its measure, not a ranking."""
+        mention = self.mentions[index]
+        previous = self.mentions[index - 1] if index else None
+        return bool(
+            mention.first(Kind.AGG)
+            and previous is not None
+            and previous.first(Kind.MEASURE)
+            and mention.start == previous.end
+        )
 
     def _rank(self, dims: _Dimensions, rank: int) -> None:
         meaning = self.mentions[rank].first(Kind.RANK)
@@ -541,6 +571,8 @@ class _QueryBuilder:
             values = mention.all(Kind.VALUE)
             if not values or (index in skip and mention.first(Kind.SUBJECT)):
                 continue
+            if index and self.mentions[index - 1].first(Kind.EXCLUDE):
+                continue  # "sin contar los dados de baja": left out, which the defaults already do
             key = self._best_attribute([value.key for value in values], fact, fixed)
             if key is None or self._spent_on_maintenance(mention, key):
                 continue
@@ -621,6 +653,9 @@ class _QueryBuilder:
     def _is_follow_up(self) -> bool:
         if not self.mentions:
             return self.reading.window is not None
+        data_kinds = {Kind.SUBJECT, Kind.MEASURE, Kind.VALUE, Kind.CONCEPT, Kind.ATTRIBUTE, Kind.DUE}
+        if not any(m.kind in data_kinds for mention in self.mentions for m in mention.meanings):
+            return True  # "¿cuántos?", "count?", "by month?": only about the previous question
         leading = self.reading.words[: self.mentions[0].start]
         opens = all(word in STOPWORDS for word in leading) and (
             self.mentions[0].first(Kind.FOLLOW_UP) or self.mentions[0].first(Kind.ONLY)

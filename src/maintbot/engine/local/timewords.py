@@ -241,9 +241,9 @@ def _rules() -> list[Rule]:
         (
             rx(
                 r"(?:(?:in |during )?(?:the )?(?:next|coming) (week|month))"
-                r"|(?:(?:la |el )?(?:proxima|proximo) (semana|mes))"
+                r"|(?:(?:la |el )?(?:proxima|proximo) (semana|mes))|(?:(?:la |el )?(semana|mes) que viene)"
             ),
-            lambda m, _t: TimeWindow("forward", _unit(m[1] or m[2]), 1),
+            lambda m, _t: TimeWindow("forward", _unit(m[1] or m[2] or m[3]), 1),
         ),
         (
             rx(r"(?:so far this|year to date|ytd|month to date|mtd)(?: (year|month))?"),
@@ -312,6 +312,8 @@ def _rules() -> list[Rule]:
             lambda m, _t: TimeWindow("range", "year", start=f"{m[1]}-01-01", end=f"{int(m[1]) + 1}-01-01"),
         ),
         (rx(r"(?:in |during |en |durante )" + MONTH), lambda m, t: _recent_month(_MONTHS[m[1]], t)),
+        # "vibración bombas 30 días": a bare length of time means the last such period.
+        (rx(NUMBER + " " + UNIT), lambda m, _t: TimeWindow("rolling", _unit(m[2]), _number(m[1]))),
     ]
 
 
