@@ -788,8 +788,8 @@ MEASURES = (
         "work_orders",
         Label("labor cost", "costo de mano de obra"),
         words(
-            "labor cost|labour cost|cost of labor|cost of labour|manpower cost|labor spend|labor and parts|labour and parts",
-            "costo de mano de obra|costo laboral|gasto de mano de obra|mano de obra|mano de obra y repuestos|mano de obra y refacciones",
+            "labor cost|labour cost|cost of labor|cost of labour|manpower cost|labor spend|labor and parts|labour and parts|labor versus parts|labor vs parts|labour versus parts|labor or parts",
+            "costo de mano de obra|costo laboral|gasto de mano de obra|mano de obra|mano de obra y repuestos|mano de obra y refacciones|mano de obra contra repuestos|mano de obra versus repuestos|mano de obra vs repuestos",
         ),
         "sum",
         "w.labor_cost",
@@ -803,8 +803,8 @@ MEASURES = (
         "work_orders",
         Label("parts cost", "costo de repuestos"),
         words(
-            "parts cost|cost of parts|spare parts cost|cost of spare parts|material cost|materials cost|parts spend|labor and parts|labour and parts",
-            "costo de repuestos|costo de materiales|gasto en repuestos|costo de refacciones|costo de partes|gasto de repuestos|mano de obra y repuestos|mano de obra y refacciones",
+            "parts cost|cost of parts|spare parts cost|cost of spare parts|material cost|materials cost|parts spend|labor and parts|labour and parts|labor versus parts|labor vs parts|labour versus parts|labor or parts",
+            "costo de repuestos|costo de materiales|gasto en repuestos|costo de refacciones|costo de partes|gasto de repuestos|mano de obra y repuestos|mano de obra y refacciones|mano de obra contra repuestos|mano de obra versus repuestos|mano de obra vs repuestos",
         ),
         "sum",
         "w.parts_cost",

@@ -102,7 +102,8 @@ _CUES: dict[Kind, tuple[str, str, str]] = {
     Kind.COLUMN: (
         "column",
         "part number|part numbers|tag|tags|equipment tag|name|names|code|codes|description|title|with tag|with name",
-        "numero de parte|número de parte|numeros de parte|tag|etiqueta|nombre|nombres|codigo|código|descripcion|titulo",
+        "numero de parte|número de parte|numeros de parte|tag|etiqueta|nombre|nombres|codigo|código|descripcion|titulo|"
+        "tag de equipo|tag del equipo|nombre de equipo|nombre del equipo|codigo de equipo|etiqueta del equipo",
     ),
     Kind.INCLUDE: (
         "include",
@@ -144,7 +145,7 @@ _CUES: dict[Kind, tuple[str, str, str]] = {
         "list|show|which|what|display|give me|tell me|what are|enumerate|name|get|find|break down|compare|"
         "breakdown of|split|split up",
         "lista|listar|listado|muestra|muestrame|mostrar|cuales|cual|que|dame|dime|enumera|indica|busca|quienes|quien|ver|mostra|desglosa|compara|"
-        "desglose de|reparte",
+        "desglose de|reparte|pasame|mandame|enviame|regalame|me regala|me pasas",
     ),
     Kind.FOLLOW_UP: (
         "and",
