@@ -90,6 +90,11 @@ def test_an_eighth_held_out_set_mostly_in_spanish(full_demo_database: Path, tmp_
     assert "accuracy:" in output
 
 
+def test_a_ninth_held_out_set_with_varied_openings(full_demo_database: Path, tmp_path: Path) -> None:
+    output = run_eval(GOLDEN / "heldout9.jsonl", database=full_demo_database, data_dir=tmp_path, minimum=1.0)
+    assert "accuracy: 1.00" in output
+
+
 @pytest.mark.skipif(
     not DEV_SET.exists() and os.environ.get("CI") != "true",
     reason="the development set lives in ../shared/eval, which is not beside this checkout",

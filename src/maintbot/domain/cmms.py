@@ -1050,7 +1050,7 @@ CONCEPTS = (
             "unassigned|without technician|without a technician|without an assigned technician|"
             "without assigned technician|with no technician|no technician|not assigned|no one assigned|nobody assigned|"
             "don't have a technician|don't have a technician assigned|do not have a technician|have no technician|"
-            "has no technician|no technician assigned|doesn't have a technician|"
+            "has no technician|no technician assigned|doesn't have a technician|nobody has been assigned|no one has been assigned|"
             "nobody is assigned|no one is assigned|not assigned to anyone|without anyone assigned|no assignee|"
             "without an assignee|with no assignee",
             "sin técnico|sin técnico asignado|sin asignar|no asignado|sin responsable|sin asignación|sin nadie asignado|"

@@ -9,6 +9,7 @@ table (so "critical" is a priority for work orders and a criticality for equipme
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -53,6 +54,7 @@ _CONFLICTS = {
     "inactive": {"active"},
 }
 DEFAULT_TOP = 10
+_REQUEST_VERB = re.compile(r"^(?:(?:i|we) )?need (?=(?:the|a|an|to|all|every|my|our|list)\b)")
 # Words that open a ranking of the noun after them: "top 5 machines", "rank the sites".
 _RANK_OPENERS = frozenset({"top", "rank", "ranking", "clasificacion"})
 # Left over after the time expressions were read, these mean a period was asked for and not understood;
@@ -154,7 +156,9 @@ class QuestionParser:
         )
 
     def _read(self, question: str) -> _Reading:
-        window, rest = find_window(normalise(question), today=self.today())
+        # "Need the maintenance spend…": the request's own verb, not "needs maintenance".
+        text = _REQUEST_VERB.sub("", normalise(question))
+        window, rest = find_window(text, today=self.today())
         words = tokens(rest)
         position = next((i for i, word in enumerate(words) if _as_number(word) is not None), None)
         number = _as_number(words.pop(position)) if position is not None else None

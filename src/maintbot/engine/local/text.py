@@ -21,7 +21,7 @@ STOPWORDS_EN = frozenset(
     estamos planificando preparando preparing planning gustaria review reunion meeting informe report gerente
     manager comite committee presupuesto budget seguimiento hacerles ayudar help entender understand preocupa
     hemos tenido pidio asked actually realmente keep asking piden crews cuadrillas schedule programar
-    confiabilidad riesgos reliability risk
+    confiabilidad riesgos reliability risk quick question pregunta consulta oye
     of in on at for to from with by is are was were be been being do does did have has had there what
     which who how many much me my our we us you your please can could would should will shall may might
     show give list tell i it its that this these those and or all any some each every currently right
