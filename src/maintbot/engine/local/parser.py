@@ -54,6 +54,8 @@ _CONFLICTS = {
     "inactive": {"active"},
 }
 DEFAULT_TOP = 10
+# Mentions that are about the data itself (rather than cues such as "how many", "by", "and…").
+_DATA_KINDS = frozenset({Kind.SUBJECT, Kind.MEASURE, Kind.VALUE, Kind.CONCEPT, Kind.ATTRIBUTE, Kind.DUE})
 _REQUEST_VERB = re.compile(r"^(?:(?:i|we) )?need (?=(?:the|a|an|to|all|every|my|our|list)\b)")
 # Words that open a ranking of the noun after them: "top 5 machines", "rank the sites".
 _RANK_OPENERS = frozenset({"top", "rank", "ranking", "clasificacion"})
@@ -171,16 +173,8 @@ class QuestionParser:
 
     @staticmethod
     def _has_data(reading: _Reading) -> bool:
-        data_kinds = {
-            Kind.SUBJECT,
-            Kind.MEASURE,
-            Kind.VALUE,
-            Kind.CONCEPT,
-            Kind.TREND,
-            Kind.ATTRIBUTE,
-            Kind.DUE,
-        }
-        has_data = any(m.kind in data_kinds for mention in reading.mentions for m in mention.meanings)
+        kinds = _DATA_KINDS | {Kind.TREND}
+        has_data = any(m.kind in kinds for mention in reading.mentions for m in mention.meanings)
         return has_data or reading.window is not None
 
     @staticmethod
@@ -657,8 +651,7 @@ class _QueryBuilder:
     def _is_follow_up(self) -> bool:
         if not self.mentions:
             return self.reading.window is not None
-        data_kinds = {Kind.SUBJECT, Kind.MEASURE, Kind.VALUE, Kind.CONCEPT, Kind.ATTRIBUTE, Kind.DUE}
-        if not any(m.kind in data_kinds for mention in self.mentions for m in mention.meanings):
+        if not any(m.kind in _DATA_KINDS for mention in self.mentions for m in mention.meanings):
             return True  # "¿cuántos?", "count?", "by month?": only about the previous question
         leading = self.reading.words[: self.mentions[0].start]
         opens = all(word in STOPWORDS for word in leading) and (
