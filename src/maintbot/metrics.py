@@ -128,6 +128,38 @@ BUILD_INFO = Gauge(
 )
 BUILD_INFO.labels(version=__version__, python=platform.python_version()).set(1)
 
+# The LLM pipeline. `step` is one of a fixed set (translate, classify, generate_sql, correct_sql, answer).
+LLM_CALLS = Counter(
+    "maintbot_llm_calls_total",
+    "LLM calls by pipeline step, model and outcome (ok, cached, error, bad_output).",
+    ["step", "model", "outcome"],
+)
+LLM_CALL_DURATION = Histogram(
+    "maintbot_llm_call_duration_seconds",
+    "Time one LLM call took, retries included, by step and model.",
+    ["step", "model"],
+    buckets=_STAGE_BUCKETS,
+)
+LLM_TOKENS = Counter(
+    "maintbot_llm_tokens_total", "Tokens used by LLM calls, by step, model and kind.", ["step", "model", "kind"]
+)
+LLM_RETRIES = Counter(
+    "maintbot_llm_retries_total",
+    "LLM calls tried again, by step, model and the reason (timeout, connection, http_429, http_5xx).",
+    ["step", "model", "reason"],
+)
+SQL_CORRECTIONS = Counter(
+    "maintbot_sql_corrections_total",
+    "Correction attempts on LLM-written SQL, by what went wrong (guard, database, empty, bad_output) and "
+    "how the attempt ended (fixed, failed).",
+    ["reason", "outcome"],
+)
+ENGINE_CHOICES = Counter(
+    "maintbot_engine_choices_total",
+    "Which way each question was answered (local, llm, example, cache, fallback) and why.",
+    ["engine", "reason"],
+)
+
 # Probes and scrapes would drown the traffic that matters, so they are not counted.
 _UNMEASURED_PREFIXES = ("/health/", "/metrics")
 # Paths that match no route share one label, so that scanners cannot create a series per path.

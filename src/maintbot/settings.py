@@ -51,6 +51,33 @@ class Settings(BaseSettings):
     log_format: LogFormat = LogFormat.CONSOLE
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
+    llm_timeout_s: float = Field(
+        default=20.0, gt=0, le=600, description="Most seconds one LLM call may take."
+    )
+    llm_deadline_s: float = Field(
+        default=45.0,
+        gt=0,
+        le=600,
+        description="Most seconds one question may spend on LLM calls, retries included.",
+    )
+    llm_max_retries: int = Field(
+        default=3, ge=0, le=10, description="Retries of one LLM call on 429/5xx/timeouts."
+    )
+    llm_max_corrections: int = Field(
+        default=2,
+        ge=0,
+        le=5,
+        description="Times the model may fix SQL that was refused, failed or came back empty.",
+    )
+    llm_examples: int = Field(default=4, ge=0, le=20, description="Few-shot examples in the SQL prompt.")
+    llm_history_turns: int = Field(
+        default=3, ge=0, le=20, description="Earlier questions of the session in the prompt."
+    )
+    llm_cache_size: int = Field(default=2048, ge=0, description="LLM completions remembered (0: none).")
+    llm_cache_ttl_s: float = Field(default=3600.0, gt=0)
+    answer_cache_size: int = Field(default=4096, ge=0, description="Answers remembered (0: none).")
+    answer_cache_ttl_s: float = Field(default=600.0, gt=0)
+
     row_cap: int = Field(default=1000, ge=1, le=100_000, description="Most rows a query may return.")
     statement_timeout_s: float = Field(default=5.0, gt=0, le=300)
     max_message_chars: int = Field(default=2000, ge=10, le=10_000)
