@@ -5,26 +5,28 @@ uvicorn runs it as a factory: `uvicorn maintbot.app:create_app --factory` (or `m
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-import anyio
 import structlog
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import RedirectResponse
 from fastapi_offline import FastAPIOffline
 
 from maintbot import __version__
-from maintbot.api import chat, health, metrics, sessions
+from maintbot.api import artifacts, chat, examples, health, metrics, sessions
 from maintbot.api.errors import install_error_handlers
+from maintbot.api.web import install_web_page
+from maintbot.artifacts.jobs import open_artifact_jobs
 from maintbot.cmms.demo_data import ensure_demo_database
 from maintbot.deps import State, require_api_key
-from maintbot.engine.factory import build_engine
+from maintbot.engine.factory import build_answerer
 from maintbot.logging import RequestIdMiddleware, configure_logging
 from maintbot.metrics import HttpMetricsMiddleware
 from maintbot.settings import Settings, load_settings
 from maintbot.sql.maintenance import open_maintenance_database
+from maintbot.sql.runner import QueryRunner
 from maintbot.state.database import make_sessionmaker, open_state_database
 
 log = structlog.get_logger(__name__)
@@ -60,9 +62,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api_auth = [Depends(require_api_key)]
     app.include_router(chat.router, dependencies=api_auth)
     app.include_router(sessions.router, dependencies=api_auth)
+    app.include_router(examples.router, dependencies=api_auth)
+    app.include_router(artifacts.router, dependencies=api_auth)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    app.add_api_route("/", _home, include_in_schema=False)
+    install_web_page(app)
     return app
 
 
@@ -80,10 +84,6 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(RequestIdMiddleware)
 
 
-async def _home() -> RedirectResponse:
-    return RedirectResponse("/docs")
-
-
 @asynccontextmanager
 async def open_resources(settings: Settings) -> AsyncIterator[State]:
     """Everything the app needs while it runs, closed in reverse order when it stops."""
@@ -96,15 +96,26 @@ async def open_resources(settings: Settings) -> AsyncIterator[State]:
                 log.info("demo_database_written", path=str(settings.demo_database_path))
         state_engine = await open_state_database(settings.state_database_url)
         stack.push_async_callback(state_engine.dispose)
-        await anyio.Path(settings.artifact_path).mkdir(parents=True, exist_ok=True)
+        state_sessions = make_sessionmaker(state_engine)
+        # Stopped before the state DB is disposed: renders in progress store their results first.
+        artifact_jobs = await stack.enter_async_context(
+            open_artifact_jobs(settings=settings, sessions=state_sessions)
+        )
         executor, guard = await stack.enter_async_context(open_maintenance_database(settings))
-        engine = await build_engine(settings=settings, guard=guard, executor=executor)
-        log.info("maintbot_started", engine=engine.name, dialect=executor.dialect)
+        answerer = await build_answerer(
+            settings=settings, runner=QueryRunner(guard=guard, executor=executor), stack=stack
+        )
+        log.info("maintbot_started", engine=answerer.mode.value, dialect=executor.dialect)
+        # Everything built so far (modules, the domain, prompts, caches' skeletons) lives as long as the
+        # process: keep it out of the garbage collector's full passes, which otherwise walk it every time
+        # and stall the event loop for tens of milliseconds under load.
+        gc.freeze()
         yield State(
             settings=settings,
             state_engine=state_engine,
-            state_sessions=make_sessionmaker(state_engine),
+            state_sessions=state_sessions,
             executor=executor,
             guard=guard,
-            engine=engine,
+            answerer=answerer,
+            artifact_jobs=artifact_jobs,
         )

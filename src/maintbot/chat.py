@@ -1,15 +1,16 @@
 """The chat service: the story of one question, and the conversations questions belong to.
 
-A question is understood by the engine (with the context of the previous answer, for follow-ups); a data
-question's SQL goes through the guard, then the read-only executor, and the engine describes the result.
-Both messages are stored before the answer is returned.
+The answerer decides how to answer (a verified example, the cache, the local engine or the LLM), with the
+context of the previous answer for follow-ups; every statement goes through the guard, then the read-only
+executor. Both messages are stored before the answer is returned.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,12 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from maintbot.engine.base import Engine, Intent, Language, Understanding
+from maintbot.answering import Answerer, Outcome
+from maintbot.artifacts.jobs import ArtifactJobs
+from maintbot.artifacts.service import refs_by_message as artifact_refs_by_message
+from maintbot.engine.base import Intent, Language, StageDone
+from maintbot.engine.llm.pipeline import AnswerPiece
+from maintbot.engine.local.wording import REFUSED
 from maintbot.errors import (
     NO_SUCH_SESSION,
     InvalidRequest,
@@ -27,8 +33,9 @@ from maintbot.errors import (
     QueryTimeout,
     UnsafeSql,
 )
-from maintbot.metrics import QUERY_DURATION, SQL_GUARD_REJECTIONS, observe_answer
+from maintbot.metrics import observe_answer
 from maintbot.schemas import (
+    ArtifactRef,
     ChatAnswer,
     ChatRequest,
     SessionDetail,
@@ -36,10 +43,6 @@ from maintbot.schemas import (
     SessionPage,
     SessionSummary,
 )
-from maintbot.settings import EngineMode
-from maintbot.sql.executor import ReadOnlyExecutor
-from maintbot.sql.guard import SqlGuard
-from maintbot.sql.types import QueryResult
 from maintbot.state import repository
 from maintbot.state.models import ChatMessage, ChatSession, Role, new_message_id, new_session_id, utc_now
 
@@ -64,6 +67,15 @@ _NOT_RUN_SENTENCES: dict[type[MaintBotError], dict[Language, str]] = {
         "es": "La base de datos no pudo ejecutar la consulta para esa pregunta. Intenta reformularla.",
     },
 }
+
+
+def _not_run_sentence(error: MaintBotError, language: Language) -> str:
+    for kind, sentences in _NOT_RUN_SENTENCES.items():
+        if isinstance(error, kind):
+            return sentences[language]
+    return _NOT_RUN_SENTENCES[QueryFailed][language]
+
+
 _NO_REPLY: dict[Language, str] = {
     "en": "Sorry, I have no answer to that.",
     "es": "Lo siento, no tengo una respuesta para eso.",
@@ -91,16 +103,6 @@ class Stopwatch:
 
 
 @dataclass(frozen=True, slots=True)
-class Reply:
-    """What the pipeline decided to say: the sentence, and for data answers the SQL that ran and its rows."""
-
-    intent: Intent
-    text: str
-    sql: str | None = None
-    result: QueryResult | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Conversation:
     """The conversation a question belongs to, as read before answering it."""
 
@@ -114,11 +116,10 @@ class ChatService:
     """Answers questions and keeps the conversations they belong to, on one state-DB session."""
 
     db: AsyncSession
-    engine: Engine
-    guard: SqlGuard
-    executor: ReadOnlyExecutor
+    answerer: Answerer
     max_message_chars: int
-    engine_mode: EngineMode = EngineMode.LOCAL
+    # Charts and exports of data answers; None makes none.
+    artifacts: ArtifactJobs | None = None
 
     async def answer(self, *, request: ChatRequest) -> ChatAnswer:
         """Answer one question in its conversation (a new one when `session_id` is absent) and store both."""
@@ -127,8 +128,11 @@ class ChatService:
                 return step
         raise AssertionError("the steps of a question end with its answer")
 
-    async def steps(self, *, request: ChatRequest) -> AsyncIterator[str | ChatAnswer]:
-        """The story of one question as it happens: each stage's name as it starts, then the answer.
+    async def steps(
+        self, *, request: ChatRequest
+    ) -> AsyncIterator[str | StageDone | AnswerPiece | ChatAnswer]:
+        """The story of one question as it happens: each stage's name as it starts, the answer's text as
+        the model writes it, then the answer.
 
         Nothing is written until the answer is ready: the state DB sees one short write transaction per
         question, so concurrent questions never hold its write lock while their query runs.
@@ -138,19 +142,26 @@ class ChatService:
         self.check_length(request.message)
         with stopwatch.stage("session"):
             conversation = await self._conversation(request.session_id)
+            await self.answerer.examples.refresh(self.db)
+            # End the read transaction: its connection goes back to the pool while the question is answered
+            # (an LLM answer takes seconds, and a pool has a handful of connections).
+            await self.db.rollback()
         # Every later log line of this request names its conversation (the request id is bound already).
         structlog.contextvars.bind_contextvars(session_id=conversation.session_id)
-        yield "understand"
-        with stopwatch.stage("understand"):
-            understanding = await self.engine.understand(
-                question=request.message, language=request.language, context=conversation.context
-            )
-        if understanding.intent is Intent.DATA:
-            yield "query"
-        reply = await self._reply(understanding, stopwatch)
-        answer = self._answer_object(
-            session_id=conversation.session_id, understanding=understanding, reply=reply
-        )
+        outcome: Outcome | None = None
+        async for event in self.answerer.answer(
+            question=request.message, language=request.language, context=conversation.context
+        ):
+            if isinstance(event, Outcome):
+                outcome = event
+            else:
+                yield event
+        assert outcome is not None
+        stopwatch.stages.update(outcome.timings)
+        answer = self._answer_object(session_id=conversation.session_id, outcome=outcome)
+        plan = self.artifacts.plan(answer=answer, question=request.message) if self.artifacts else None
+        if plan is not None:
+            answer = answer.model_copy(update={"artifacts": plan.refs})
         yield "persist"
         # What is stored is the answer as it stood before storing it; the reply adds how long that took.
         stored = answer.model_copy(update={"timings_ms": stopwatch.timings()})
@@ -162,9 +173,12 @@ class ChatService:
                 question=request.message,
                 asked_at=asked_at,
                 answer=stored,
-                attempted_sql=understanding.sql,
-                context=understanding.context,
+                attempted_sql=outcome.sql,
+                context=outcome.context,
             )
+            if plan is not None and self.artifacts is not None:
+                # Same transaction as the answer; the files are made once it commits.
+                await self.artifacts.record(db=self.db, plan=plan)
         answer = answer.model_copy(update={"timings_ms": stopwatch.timings()})
         self._record(answer)
         yield answer
@@ -189,63 +203,33 @@ class ChatService:
                 f"'message' is too long: {len(message)} characters, at most {self.max_message_chars}."
             )
 
-    async def _reply(self, understanding: Understanding, stopwatch: Stopwatch) -> Reply:
-        if understanding.intent != Intent.DATA:
-            text = understanding.message or _NO_REPLY[understanding.language]
-            return Reply(intent=understanding.intent, text=text)
-        try:
-            result, sql = await self._run_query(understanding, stopwatch)
-        except (UnsafeSql, QueryTimeout, QueryFailed) as exc:
-            log.warning("query_not_run", reason=exc.code, detail=exc.detail, sql=understanding.sql)
-            return Reply(intent=Intent.ERROR, text=_NOT_RUN_SENTENCES[type(exc)][understanding.language])
-        with stopwatch.stage("describe"):
-            text = self.engine.describe(understanding=understanding, result=result)
-        return Reply(intent=Intent.DATA, text=text, sql=sql, result=result)
-
-    async def _run_query(self, understanding: Understanding, stopwatch: Stopwatch) -> tuple[QueryResult, str]:
-        """Guard, then run, the engine's SQL; returns the rows and the SQL as the engine wrote it (the
-        guard's row cap aside, that is what ran)."""
-        with stopwatch.stage("guard"):
-            try:
-                # A data understanding without SQL is refused by the guard like any empty statement.
-                guarded = self.guard.check(understanding.sql or "")
-            except UnsafeSql:
-                SQL_GUARD_REJECTIONS.inc()
-                raise
-        with stopwatch.stage("execute"):
-            result = await self.executor.run(guarded)
-        QUERY_DURATION.observe(stopwatch.stages["execute"] / 1000)
-        return result, guarded.source
-
-    def _answer_object(self, *, session_id: str, understanding: Understanding, reply: Reply) -> ChatAnswer:
-        result = reply.result
+    def _answer_object(self, *, session_id: str, outcome: Outcome) -> ChatAnswer:
+        intent, text = outcome.intent, outcome.text or _NO_REPLY[outcome.language]
+        result = outcome.result
+        if outcome.failure is not None:
+            log.warning(
+                "query_not_run", reason=outcome.failure.code, detail=outcome.failure.detail, sql=outcome.sql
+            )
+            intent, text, result = Intent.ERROR, _not_run_sentence(outcome.failure, outcome.language), None
+        elif intent is Intent.REFUSED and not outcome.text:
+            text = REFUSED[outcome.language]
         return ChatAnswer(
             session_id=session_id,
             message_id=new_message_id(),
-            answer=reply.text,
-            language=understanding.language,
-            intent=reply.intent,
-            sql=reply.sql,
+            answer=text,
+            language=outcome.language,
+            intent=intent,
+            sql=outcome.sql if result is not None else None,
             columns=result.columns if result is not None else None,
             rows=result.rows if result is not None else None,
             row_count=result.row_count if result is not None else 0,
             truncated=result.truncated if result is not None else False,
             artifacts=[],
-            engine=self.engine.name,
-            cached=False,
-            degraded=self._degraded(understanding),
+            engine=outcome.engine,
+            cached=outcome.cached,
+            degraded=outcome.degraded,
             timings_ms={},
         )
-
-    def _degraded(self, understanding: Understanding) -> bool:
-        """Whether the configured LLM should have answered and the local engine did instead.
-
-        No LLM engine is built yet: in `llm` mode every answer is the local engine's; in `hybrid` mode the
-        local engine answers what it understands with confidence by design, and only the rest is degraded.
-        """
-        if self.engine_mode is EngineMode.LLM:
-            return True
-        return self.engine_mode is EngineMode.HYBRID and not understanding.confident
 
     def _record(self, answer: ChatAnswer) -> None:
         observe_answer(
@@ -263,6 +247,8 @@ class ChatService:
             engine=answer.engine,
             language=answer.language,
             row_count=answer.row_count,
+            cached=answer.cached,
+            degraded=answer.degraded,
             timings_ms=answer.timings_ms,
         )
 
@@ -284,8 +270,11 @@ class ChatService:
         if chat_session is None:
             raise NotFound(NO_SUCH_SESSION)
         messages = await repository.list_messages(db=self.db, session_id=session_id)
+        artifacts = await artifact_refs_by_message(db=self.db, session_id=session_id)
         summary = _summary(chat_session, message_count=len(messages))
-        return SessionDetail(**summary.model_dump(), messages=[_message(row) for row in messages])
+        return SessionDetail(
+            **summary.model_dump(), messages=[_message(row, artifacts.get(row.id, [])) for row in messages]
+        )
 
     async def delete_session(self, *, session_id: str) -> None:
         """Delete a conversation and its messages."""
@@ -306,8 +295,11 @@ def _summary(chat_session: ChatSession, *, message_count: int) -> SessionSummary
     )
 
 
-def _message(row: ChatMessage) -> SessionMessage:
+def _message(row: ChatMessage, artifacts: list[ArtifactRef]) -> SessionMessage:
     answer = ChatAnswer.model_validate(row.answer) if row.role == Role.ASSISTANT and row.answer else None
+    if answer is not None:
+        # The stored answer's artifacts were pending when it was stored; these say how they stand now.
+        answer = answer.model_copy(update={"artifacts": artifacts})
     return SessionMessage.model_validate(
         {
             "id": row.id,
@@ -328,23 +320,36 @@ class ChatStream:
     """
 
     sessions: async_sessionmaker[AsyncSession]
-    engine: Engine
-    guard: SqlGuard
-    executor: ReadOnlyExecutor
+    answerer: Answerer
     max_message_chars: int
-    engine_mode: EngineMode = EngineMode.LOCAL
+    artifacts: ArtifactJobs | None = None
+    # Seconds of silence before a keep-alive comment (proxies cut idle streams after 60 s or so).
+    keepalive_s: float = 15.0
+
+    # How long a stream waits for its answer's charts and exports after the answer, and how often it looks.
+    artifact_wait_s: float = 60.0
+    artifact_poll_s: float = 0.25
+
+    async def _artifact_events(self, db: AsyncSession, answer: ChatAnswer) -> AsyncIterator[bytes]:
+        """An `artifact` event each time one of the answer's artifacts changes status, until all are ready
+        or failed (or `artifact_wait_s` passed: the client can still poll `GET /api/v1/artifacts/{id}`)."""
+        known = {ref.id: ref.status for ref in answer.artifacts}
+        deadline = time.monotonic() + self.artifact_wait_s
+        while any(status == "pending" for status in known.values()) and time.monotonic() < deadline:
+            await asyncio.sleep(self.artifact_poll_s)
+            for ref in await _settled_refs(db, answer):
+                if ref.id in known and known[ref.id] != ref.status:
+                    known[ref.id] = ref.status
+                    yield server_sent_event("artifact", ref.model_dump(mode="json"))
 
     def _service(self, db: AsyncSession) -> ChatService:
         return ChatService(
-            db=db,
-            engine=self.engine,
-            guard=self.guard,
-            executor=self.executor,
-            max_message_chars=self.max_message_chars,
-            engine_mode=self.engine_mode,
+            db=db, answerer=self.answerer, max_message_chars=self.max_message_chars, artifacts=self.artifacts
         )
 
-    async def open(self, *, request: ChatRequest) -> AsyncIterator[bytes]:
+    async def open(
+        self, *, request: ChatRequest, client_gone: Callable[[], Awaitable[None]] | None = None
+    ) -> AsyncIterator[bytes]:
         """Check what would make the request fail (too long, unknown session), then return the events.
 
         Failing here answers with the usual JSON error and status; once the stream has begun, a failure
@@ -354,18 +359,68 @@ class ChatStream:
             service = self._service(db)
             service.check_length(request.message)
             await service.check_session(request.session_id)
-        return self._events(request)
+        return self._events(request, client_gone)
 
-    async def _events(self, request: ChatRequest) -> AsyncIterator[bytes]:
+    async def _events(
+        self, request: ChatRequest, client_gone: Callable[[], Awaitable[None]] | None
+    ) -> AsyncIterator[bytes]:
+        """The answer's events, with a keep-alive comment whenever nothing was sent for a while.
+
+        When the client goes away the server cancels this generator: the pending step is cancelled with
+        it (LLM calls included) and nothing is stored, since nothing was acknowledged.
+        """
+        steps = self._steps(request).__aiter__()
+        pending: asyncio.Future[Any] = asyncio.ensure_future(anext(steps))
+        gone: asyncio.Future[Any] = (
+            asyncio.ensure_future(client_gone()) if client_gone is not None else asyncio.Future()
+        )
+        try:
+            while True:
+                done, _ = await asyncio.wait(
+                    {pending, gone}, timeout=self.keepalive_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                if gone in done:
+                    log.info("stream_client_gone", detail="the answer was cancelled and not stored")
+                    return
+                if not done:
+                    # A comment line: clients ignore it; proxies see traffic and keep the stream open.
+                    yield b": keep-alive\n\n"
+                    continue
+                try:
+                    event = pending.result()
+                except StopAsyncIteration:
+                    return
+                yield event
+                pending = asyncio.ensure_future(anext(steps))
+        finally:
+            pending.cancel()
+            gone.cancel()
+
+    async def _steps(self, request: ChatRequest) -> AsyncIterator[bytes]:
         async with self.sessions() as db:
+            stage: tuple[str, float] | None = None
             try:
                 async for step in self._service(db).steps(request=request):
+                    if isinstance(step, str | ChatAnswer) and stage is not None:
+                        yield _stage_finished(*stage, {})
+                        stage = None
                     if isinstance(step, str):
-                        yield server_sent_event("stage", {"stage": step})
-                        continue
-                    await db.commit()
-                    yield server_sent_event("answer", {"text": step.answer})
-                    yield server_sent_event("final", step.model_dump(mode="json"))
+                        stage = (step, time.perf_counter())
+                        yield server_sent_event("stage", {"stage": step, "status": "started"})
+                    elif isinstance(step, StageDone):
+                        began = (
+                            stage[1] if stage is not None and stage[0] == step.stage else time.perf_counter()
+                        )
+                        yield _stage_finished(step.stage, began, step.details)
+                        stage = None
+                    elif isinstance(step, AnswerPiece):
+                        yield server_sent_event("answer_delta", {"text": step.text})
+                    else:
+                        await db.commit()
+                        yield server_sent_event("answer", {"text": step.answer})
+                        yield server_sent_event("final", step.model_dump(mode="json"))
+                        async for event in self._artifact_events(db, step):
+                            yield event
             except MaintBotError as error:
                 await db.rollback()
                 yield server_sent_event("error", {"error": error.code, "detail": error.detail})
@@ -375,6 +430,17 @@ class ChatStream:
                 yield server_sent_event(
                     "error", {"error": "InternalError", "detail": "An unexpected error occurred."}
                 )
+
+
+async def _settled_refs(db: AsyncSession, answer: ChatAnswer) -> list[ArtifactRef]:
+    refs = (await artifact_refs_by_message(db=db, session_id=answer.session_id)).get(answer.message_id, [])
+    await db.rollback()  # a read: give the connection back between looks
+    return refs
+
+
+def _stage_finished(stage: str, began: float, details: dict[str, Any]) -> bytes:
+    elapsed = round((time.perf_counter() - began) * 1000, 3)
+    return server_sent_event("stage", {"stage": stage, "status": "finished", "ms": elapsed, **details})
 
 
 def server_sent_event(event: str, data: dict[str, Any]) -> bytes:

@@ -83,7 +83,9 @@ def _load_settings(**overrides: Any) -> Settings:
 
 def _quiet(settings: Settings) -> Settings:
     # One-shot commands print their result on stdout; the service's info lines would only clutter it.
-    return settings.model_copy(update={"log_level": "WARNING"})
+    # They print tables, not files: no chart or export, so no render processes to start and stop.
+    no_artifacts = {"charts_enabled": False, "exports_enabled": False}
+    return settings.model_copy(update={"log_level": "WARNING", **no_artifacts})
 
 
 @cli.command()

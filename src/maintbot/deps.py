@@ -10,9 +10,12 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from maintbot.answering import Answerer
+from maintbot.artifacts.jobs import ArtifactJobs
+from maintbot.artifacts.service import ArtifactService
 from maintbot.chat import ChatService, ChatStream
-from maintbot.engine.base import Engine
 from maintbot.errors import Unauthorized
+from maintbot.examples import ExampleService
 from maintbot.settings import Settings
 from maintbot.sql.executor import ReadOnlyExecutor
 from maintbot.sql.guard import SqlGuard
@@ -26,7 +29,8 @@ class State(TypedDict):
     state_sessions: async_sessionmaker[AsyncSession]
     executor: ReadOnlyExecutor
     guard: SqlGuard
-    engine: Engine
+    answerer: Answerer
+    artifact_jobs: ArtifactJobs
 
 
 # Dependencies are `async def` although they do no I/O: FastAPI runs plain `def` ones in a thread pool,
@@ -56,8 +60,8 @@ async def get_state_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
-async def get_engine(request: Request) -> Engine:
-    return _state(request)["engine"]
+async def get_answerer(request: Request) -> Answerer:
+    return _state(request)["answerer"]
 
 
 async def get_executor(request: Request) -> ReadOnlyExecutor:
@@ -71,41 +75,56 @@ async def get_guard(request: Request) -> SqlGuard:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 # "function" scope: the commit happens before the response is sent, so an acknowledged message is stored.
 StateSessionDep = Annotated[AsyncSession, Depends(get_state_session, scope="function")]
-EngineDep = Annotated[Engine, Depends(get_engine)]
+AnswererDep = Annotated[Answerer, Depends(get_answerer)]
 ExecutorDep = Annotated[ReadOnlyExecutor, Depends(get_executor)]
 GuardDep = Annotated[SqlGuard, Depends(get_guard)]
 LifespanStateDep = Annotated[State, Depends(lifespan_state)]
 
 
+async def get_artifact_jobs(request: Request) -> ArtifactJobs:
+    return _state(request)["artifact_jobs"]
+
+
+ArtifactJobsDep = Annotated[ArtifactJobs, Depends(get_artifact_jobs)]
+
+
 async def get_chat_service(
-    settings: SettingsDep, db: StateSessionDep, engine: EngineDep, guard: GuardDep, executor: ExecutorDep
+    settings: SettingsDep, db: StateSessionDep, answerer: AnswererDep, artifacts: ArtifactJobsDep
 ) -> ChatService:
     return ChatService(
-        db=db,
-        engine=engine,
-        guard=guard,
-        executor=executor,
-        max_message_chars=settings.max_message_chars,
-        engine_mode=settings.engine_mode,
+        db=db, answerer=answerer, max_message_chars=settings.max_message_chars, artifacts=artifacts
     )
 
 
 ChatServiceDep = Annotated[ChatService, Depends(get_chat_service)]
 
 
+async def get_example_service(db: StateSessionDep, answerer: AnswererDep) -> ExampleService:
+    return ExampleService(db=db, runner=answerer.runner, library=answerer.examples)
+
+
+ExampleServiceDep = Annotated[ExampleService, Depends(get_example_service)]
+
+
 async def get_chat_stream(settings: SettingsDep, request: Request) -> ChatStream:
     state = _state(request)
     return ChatStream(
         sessions=state["state_sessions"],
-        engine=state["engine"],
-        guard=state["guard"],
-        executor=state["executor"],
+        answerer=state["answerer"],
         max_message_chars=settings.max_message_chars,
-        engine_mode=settings.engine_mode,
+        artifacts=state["artifact_jobs"],
+        keepalive_s=settings.stream_keepalive_s,
     )
 
 
 ChatStreamDep = Annotated[ChatStream, Depends(get_chat_stream)]
+
+
+async def get_artifact_service(db: StateSessionDep, jobs: ArtifactJobsDep) -> ArtifactService:
+    return ArtifactService(db=db, store=jobs.store)
+
+
+ArtifactServiceDep = Annotated[ArtifactService, Depends(get_artifact_service)]
 
 
 # Declared as a security scheme so that Swagger UI offers an "Authorize" button for it.

@@ -26,6 +26,21 @@ class NotFound(MaintBotError):
 
 
 NO_SUCH_SESSION = "There is no session with this id."
+NO_SUCH_ARTIFACT = "There is no artifact with this id."
+
+
+class ArtifactNotReady(MaintBotError):
+    """The artifact's file is still being made."""
+
+    status_code = 409
+    code = "ArtifactNotReady"
+
+
+class ArtifactFailed(MaintBotError):
+    """The artifact's file could not be made; it never will be."""
+
+    status_code = 409
+    code = "ArtifactFailed"
 
 
 class Unauthorized(MaintBotError):
@@ -48,6 +63,10 @@ class UnsafeSql(MaintBotError):
 
     status_code = 422
     code = "UnsafeSql"
+
+
+class WriteAttempt(UnsafeSql):
+    """The statement writes, changes the schema or the session: a request to change data, never a slip."""
 
 
 class QueryTimeout(MaintBotError):

@@ -117,8 +117,20 @@ ACTIVE_SESSIONS = Gauge(
 )
 ARTIFACTS = Counter(
     "maintbot_artifacts_total",
-    "Artifacts (charts, CSV files) finished, by kind and status.",
+    "Artifacts (charts, CSV and XLSX files) by kind and the status they reached: pending when planned with "
+    "an answer, then ready or failed.",
     ["kind", "status"],
+)
+ARTIFACT_RENDER_DURATION = Histogram(
+    "maintbot_artifact_render_duration_seconds",
+    "Time a render worker took to make one artifact's file, by kind.",
+    ["kind"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+ARTIFACT_QUEUE_LENGTH = Gauge(
+    "maintbot_artifact_queue_length",
+    "Answers whose artifacts wait for a render worker.",
+    multiprocess_mode="livesum",
 )
 BUILD_INFO = Gauge(
     "maintbot_build_info",
@@ -141,7 +153,9 @@ LLM_CALL_DURATION = Histogram(
     buckets=_STAGE_BUCKETS,
 )
 LLM_TOKENS = Counter(
-    "maintbot_llm_tokens_total", "Tokens used by LLM calls, by step, model and kind.", ["step", "model", "kind"]
+    "maintbot_llm_tokens_total",
+    "Tokens used by LLM calls, by step, model and kind (prompt, completion).",
+    ["step", "model", "kind"],
 )
 LLM_RETRIES = Counter(
     "maintbot_llm_retries_total",
@@ -186,6 +200,19 @@ def observe_answer(
 def count_cache(cache: str, hit: bool) -> None:
     """Count one lookup in the named cache (`answer`, `understanding`, ...: a fixed set, never a key)."""
     (CACHE_HITS if hit else CACHE_MISSES).labels(cache=cache).inc()
+
+
+def count_artifact(*, kind: str, status: str, render_seconds: float | None = None) -> None:
+    """Count an artifact reaching `status` (pending, ready, failed) and, when a worker made it, how long that
+    took."""
+    ARTIFACTS.labels(kind=kind, status=status).inc()
+    if render_seconds is not None:
+        ARTIFACT_RENDER_DURATION.labels(kind=kind).observe(render_seconds)
+
+
+def set_artifact_queue_length(n: int) -> None:
+    """How many answers' artifacts wait for a render worker in this process."""
+    ARTIFACT_QUEUE_LENGTH.set(n)
 
 
 def set_active_sessions(n: int) -> None:

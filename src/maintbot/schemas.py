@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
 from maintbot.engine.base import Intent, Language
 
@@ -43,13 +43,41 @@ class ChatRequest(BaseModel):
     )
 
 
+ARTIFACTS_PATH = "/api/v1/artifacts"
+
+
 class ArtifactRef(BaseModel):
-    """A chart or CSV made from an answer's table, produced after the answer."""
+    """A chart (PNG) or an export (CSV, XLSX) of an answer's table, made after the answer: read `url` until
+    `status` is `ready` (or `failed`), then download `content_url`."""
 
     id: str
-    kind: Literal["chart", "csv"]
+    kind: Literal["chart", "csv", "xlsx"]
     status: Literal["pending", "ready", "failed"]
-    url: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def url(self) -> str:
+        """The artifact's status."""
+        return f"{ARTIFACTS_PATH}/{self.id}"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def content_url(self) -> str:
+        """The file itself, once `status` is `ready`."""
+        return f"{ARTIFACTS_PATH}/{self.id}/content"
+
+
+class ArtifactDetail(ArtifactRef):
+    """An artifact as it stands: `pending` while being made, then `ready` or `failed` (`error` says why)."""
+
+    session_id: str
+    message_id: str = Field(description="The answer whose table it was made from.")
+    media_type: str
+    filename: str = Field(description="The name offered when it is downloaded.")
+    size_bytes: int | None
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
 
 
 class ChatAnswer(BaseModel):
@@ -177,3 +205,65 @@ class Readiness(BaseModel):
 
     status: Literal["ok", "down"]
     components: dict[str, ComponentHealth]
+
+
+class ExampleCreate(BaseModel):
+    """A verified question and the SQL that answers it (checked by the SQL guard before it is stored)."""
+
+    question: QuestionText = Field(max_length=2000)
+    sql: str = Field(
+        min_length=1, max_length=10_000, description="One read-only SELECT over the CMMS tables."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "question": "How many pumps are there?",
+                    "sql": "SELECT COUNT(*) AS pump_count FROM equipment WHERE equipment_type = 'pump'",
+                }
+            ]
+        }
+    )
+
+
+class ExampleOut(BaseModel):
+    """A stored example: a few-shot example for the LLM, and the answer itself to the same question."""
+
+    id: str
+    question: str
+    sql: str
+    source: Literal["api", "feedback"]
+    created_at: datetime
+
+
+class ExamplePage(BaseModel):
+    examples: list[ExampleOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class FeedbackCreate(BaseModel):
+    """A thumbs up or down on an answer; an "up" with `promote` (or a `corrected_sql`) stores a verified
+    example, so that the same question is answered that way from then on."""
+
+    rating: Literal["up", "down"]
+    comment: str | None = Field(default=None, max_length=2000, description="What was right or wrong.")
+    corrected_sql: str | None = Field(
+        default=None, max_length=10_000, description="The SQL that answers the question correctly."
+    )
+    promote: bool = Field(
+        default=False,
+        description="Store the question with the answer's SQL (or `corrected_sql`) as a verified example.",
+    )
+
+
+class FeedbackOut(BaseModel):
+    id: str
+    message_id: str
+    rating: Literal["up", "down"]
+    comment: str | None
+    corrected_sql: str | None
+    example_id: str | None = Field(description="The example this feedback stored, if it stored one.")
+    created_at: datetime

@@ -45,6 +45,23 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = None
     artifact_dir: Path | None = None
+    charts_enabled: bool = Field(default=True, description="A chart when an answer's table calls for one.")
+    exports_enabled: bool = Field(default=True, description="A CSV and an XLSX file of every data answer.")
+    artifact_workers: int = Field(
+        default=1, ge=1, le=16, description="Processes that draw charts and write exports, beside the server."
+    )
+    artifact_queue_limit: int = Field(
+        default=500, ge=1, le=100_000, description="Answers waiting for their artifacts; past it they fail."
+    )
+    artifact_retention_hours: float = Field(
+        default=168, gt=0, description="Artifacts (records and files) older than this are deleted."
+    )
+    artifact_sweep_interval_s: float = Field(
+        default=300, gt=0, description="How often old artifacts are deleted and lost renders retried."
+    )
+    artifact_stale_after_s: float = Field(
+        default=600, gt=0, description="A render pending this long was lost (a crashed process): redo it."
+    )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rate_limit: str = Field(default="60/minute", description="Requests per client, e.g. '60/minute'.")
@@ -77,6 +94,13 @@ class Settings(BaseSettings):
     llm_cache_ttl_s: float = Field(default=3600.0, gt=0)
     answer_cache_size: int = Field(default=4096, ge=0, description="Answers remembered (0: none).")
     answer_cache_ttl_s: float = Field(default=600.0, gt=0)
+
+    stream_keepalive_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="Seconds of silence before a streamed answer sends a keep-alive.",
+    )
 
     row_cap: int = Field(default=1000, ge=1, le=100_000, description="Most rows a query may return.")
     statement_timeout_s: float = Field(default=5.0, gt=0, le=300)

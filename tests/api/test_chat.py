@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
+from maintbot.answering import Answerer
 from maintbot.app import create_app
-from maintbot.deps import get_engine
+from maintbot.deps import get_answerer
 from maintbot.engine.base import Intent, Language, Understanding
 from maintbot.inprocess import in_process_client
 from maintbot.settings import Settings
@@ -214,7 +216,10 @@ class _EngineWritingUnrunnableSql:
 async def test_sql_that_cannot_run_becomes_an_error_answer_in_the_users_language(
     app: FastAPI, client: httpx.AsyncClient, sql: str, language: str, sentence_start: str
 ) -> None:
-    app.dependency_overrides[get_engine] = lambda: _EngineWritingUnrunnableSql(sql)
+    async def answerer_writing_unrunnable_sql(request: Request) -> Answerer:
+        return replace(request.scope["state"]["answerer"], local=_EngineWritingUnrunnableSql(sql), cache=None)
+
+    app.dependency_overrides[get_answerer] = answerer_writing_unrunnable_sql
 
     answer = await ask(client, "remove the sites", language=language)
 
@@ -245,22 +250,35 @@ async def test_a_question_about_an_impossible_date_is_answered_plainly(client: h
     assert answer["sql"] is None
 
 
+# Nothing listens on the discard port: every call to this "LLM" fails at once.
+_UNREACHABLE_LLM = {
+    "openai_api_key": "sk-test",
+    "openai_base_url": "http://127.0.0.1:9/v1",
+    "llm_max_retries": 0,
+}
+
+
 async def test_answers_say_degraded_when_the_configured_llm_could_not_answer(make_settings: Any) -> None:
-    app = create_app(make_settings(engine="llm", openai_api_key="sk-test"))
+    app = create_app(make_settings(engine="llm", **_UNREACHABLE_LLM))
     async with in_process_client(app) as client:
         answer = await ask(client, "How many compressors are down?")
 
     assert answer["engine"] == "local"
     assert answer["degraded"] is True
+    assert answer["rows"] is not None
 
 
 async def test_hybrid_mode_answers_what_the_local_engine_understands_without_degrading(
     make_settings: Any,
 ) -> None:
-    app = create_app(make_settings(engine="hybrid", openai_api_key="sk-test"))
+    app = create_app(make_settings(engine="hybrid", **_UNREACHABLE_LLM))
     async with in_process_client(app) as client:
         understood = await ask(client, "How many compressors are down?")
-        not_understood = await ask(client, "What is the MTBF of the pumps?")
+        not_understood = await client.post("/api/v1/chat", json={"message": "What is the MTBF of the pumps?"})
 
     assert understood["degraded"] is False
-    assert not_understood["degraded"] is True
+    assert understood["engine"] == "local"
+    # Neither the model nor the built-in engine can answer: say so, and when to try again.
+    assert not_understood.status_code == 503
+    assert not_understood.headers["Retry-After"] == "30"
+    assert not_understood.json()["error"] == "ServiceUnavailable"

@@ -39,8 +39,9 @@ async def test_openapi_describes_the_chat_route(client: httpx.AsyncClient) -> No
     assert any("¿" in example["message"] for example in examples)
 
 
-async def test_home_leads_to_the_docs(client: httpx.AsyncClient) -> None:
+async def test_home_is_the_chat_page_and_links_to_the_docs(client: httpx.AsyncClient) -> None:
     response = await client.get("/")
 
-    assert response.status_code in (302, 307)
-    assert response.headers["location"] == "/docs"
+    assert response.status_code == 200
+    assert "text/html" in response.headers["content-type"]
+    assert 'href="/docs"' in response.text

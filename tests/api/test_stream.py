@@ -16,6 +16,11 @@ def parse_events(body: str) -> list[tuple[str, dict[str, Any]]]:
     return events
 
 
+def final_of(events: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The answer object (the `final` event; `artifact` events may follow it)."""
+    return next(data for name, data in events if name == "final")
+
+
 async def stream(client: httpx.AsyncClient, **body: Any) -> httpx.Response:
     return await client.post("/api/v1/chat/stream", json=body)
 
@@ -27,16 +32,30 @@ async def test_stages_come_first_then_the_sentence_then_the_whole_answer(client:
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.headers["x-accel-buffering"] == "no"
     events = parse_events(response.text)
-    names = [name for name, _ in events]
-    assert names == ["stage", "stage", "stage", "answer", "final"]
-    assert [data["stage"] for name, data in events if name == "stage"] == ["understand", "query", "persist"]
-    final = events[-1][1]
+    stages = [(data["stage"], data["status"]) for name, data in events if name == "stage"]
+    assert stages == [
+        ("understand", "started"),
+        ("understand", "finished"),
+        ("query", "started"),
+        ("query", "finished"),
+        ("persist", "started"),
+        ("persist", "finished"),
+    ]
+    answer_events = [name for name, _ in events if name != "artifact"]
+    assert answer_events[-2:] == ["answer", "final"]
+    understood, queried = events[1][1], events[3][1]
+    assert understood["language"] == "en"
+    assert understood["intent"] == "data"
+    assert queried["sql"].startswith("SELECT")
+    assert queried["row_count"] == 1
+    assert all(data["ms"] >= 0 for name, data in events if name == "stage" and data["status"] == "finished")
+    final = final_of(events)
     assert final["intent"] == "data"
-    assert events[-2][1]["text"] == final["answer"]
+    assert next(data for name, data in events if name == "answer")["text"] == final["answer"]
 
 
 async def test_a_streamed_exchange_is_stored_like_any_other(client: httpx.AsyncClient) -> None:
-    final = parse_events((await stream(client, message="Hello")).text)[-1][1]
+    final = final_of(parse_events((await stream(client, message="Hello")).text))
 
     detail = (await client.get(f"/api/v1/sessions/{final['session_id']}")).json()
     assert [message["role"] for message in detail["messages"]] == ["user", "assistant"]
@@ -44,10 +63,10 @@ async def test_a_streamed_exchange_is_stored_like_any_other(client: httpx.AsyncC
 
 
 async def test_a_streamed_follow_up_refines_the_previous_question(client: httpx.AsyncClient) -> None:
-    first = parse_events((await stream(client, message="How many pumps are there in Bogotá?")).text)[-1][1]
-    follow_up = parse_events(
-        (await stream(client, message="And in Madrid?", session_id=first["session_id"])).text
-    )[-1][1]
+    first = final_of(parse_events((await stream(client, message="How many pumps are there in Bogotá?")).text))
+    follow_up = final_of(
+        parse_events((await stream(client, message="And in Madrid?", session_id=first["session_id"])).text)
+    )
 
     assert "Madrid Plant" in follow_up["sql"]
 
@@ -64,3 +83,24 @@ async def test_a_too_long_question_is_a_json_422_before_any_event(client: httpx.
 
     assert response.status_code == 422
     assert response.json()["error"] == "InvalidRequest"
+
+
+async def test_the_stream_follows_the_answers_chart_and_exports_until_they_are_ready(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await stream(client, message="Maintenance cost per site this year")
+
+    events = parse_events(response.text)
+    names = [name for name, _ in events]
+    final = events[names.index("final")][1]
+    artifacts = [data for name, data in events if name == "artifact"]
+    assert {ref["kind"] for ref in final["artifacts"]} == {"chart", "csv", "xlsx"}
+    assert all(ref["status"] == "pending" for ref in final["artifacts"])
+    # After the answer, one event per artifact as it becomes ready.
+    assert names.index("final") < names.index("artifact")
+    assert sorted((data["kind"], data["status"]) for data in artifacts) == [
+        ("chart", "ready"),
+        ("csv", "ready"),
+        ("xlsx", "ready"),
+    ]
+    assert {data["id"] for data in artifacts} == {ref["id"] for ref in final["artifacts"]}

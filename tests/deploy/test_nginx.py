@@ -449,7 +449,7 @@ async def test_server_sent_events_are_not_buffered(nginx_server: Server, api_ser
         headers, pieces = await _stream(f"{nginx_server.url}/api/v1/chat/stream", question)
         events = _event_names(b"".join(pieces))
         assert events[0] == "stage", events
-        assert events[-1] == "final", events
+        assert [name for name in events if name != "artifact"][-1] == "final", events
         assert headers["content-type"].startswith("text/event-stream")
         assert "content-encoding" not in headers  # gzip would hold events back
         assert headers["x-accel-buffering"] == "no"  # and so would a buffering proxy in front of nginx
@@ -521,3 +521,82 @@ async def _logged(path: Path, request_id: str) -> bool:
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+@pytest.fixture(scope="session")
+def llm_api_server(demo_database: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`maintbot serve` in `llm` mode, its model the scripted server at 0.3 s a call, the model writing
+    every answer sentence (so the sentence streams in pieces)."""
+    home = tmp_path_factory.mktemp("nginx-llm-api")
+    llm_log = home / "llm.log"
+
+    def launch_llm(port: int) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "maintbot.testing.scripted_llm", "--port", str(port)]
+        command += ["--latency", "0.3", "--database", str(demo_database), "--no-templates"]
+        with llm_log.open("wb") as output:
+            return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+
+    llm, llm_port = _start_on_free_port(
+        launch_llm, ready=_accepts_connections, log=llm_log, what="scripted LLM", timeout=60
+    )
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("MAINTBOT_", "OPENAI_"))}
+    environment |= {
+        "MAINTBOT_DATABASE_URL": str(demo_database),
+        "MAINTBOT_DATA_DIR": str(home / "data"),
+        "MAINTBOT_ENGINE": "llm",
+        "OPENAI_API_KEY": "sk-scripted",
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{llm_port}/v1",
+        "MAINTBOT_RATE_LIMIT": "100000/minute",
+    }
+    log = home / "api.log"
+
+    def launch(port: int) -> subprocess.Popen[bytes]:
+        command = [str(Path(sys.executable).parent / "maintbot"), "serve", "--host", "127.0.0.1"]
+        with log.open("wb") as output:
+            return subprocess.Popen(
+                [*command, "--port", str(port)], env=environment, stdout=output, stderr=subprocess.STDOUT
+            )
+
+    try:
+        process, port = _start_on_free_port(
+            launch,
+            ready=lambda port: _is_live(f"http://127.0.0.1:{port}"),
+            log=log,
+            what="maintbot",
+            timeout=60,
+        )
+        try:
+            yield Server(url=f"http://127.0.0.1:{port}", log=log)
+        finally:
+            _stop(process)
+    finally:
+        _stop(llm)
+
+
+async def test_a_streamed_llm_answer_arrives_through_nginx_as_it_is_made(
+    llm_api_server: Server, tmp_path: Path
+) -> None:
+    port = int(llm_api_server.url.rsplit(":", 1)[1])
+    with running_nginx(tmp_path / "nginx", api_port=port) as proxy:
+        arrivals: list[tuple[float, str]] = []
+        started = time.monotonic()
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
+            session.post(f"{proxy.url}/api/v1/chat/stream", json={"message": DATA_QUESTION}) as response,
+        ):
+            assert response.status == 200
+            async for line in response.content:
+                if line.startswith(b"event: "):
+                    arrivals.append((time.monotonic() - started, line[7:].decode().strip()))
+
+    names = [name for _, name in arrivals if name != "artifact"]
+    arrivals = [(when, name) for when, name in arrivals if name != "artifact"]
+    assert names[0] == "stage"
+    assert names[-1] == "final"
+    assert "answer_delta" in names
+    first, final = arrivals[0][0], arrivals[-1][0]
+    # Two model round trips of 0.3 s separate the first event from the last: a buffering proxy would
+    # deliver them together at the end.
+    assert final - first >= 0.5, arrivals
+    deltas = [when for when, name in arrivals if name == "answer_delta"]
+    assert deltas[0] - first >= 0.5, arrivals

@@ -9,11 +9,13 @@ import hashlib
 import json
 import random
 import shutil
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import asyncpg
 import pytest
 from sqlalchemy import create_engine, insert
@@ -471,3 +473,42 @@ async def test_pg_concurrent_queries_all_succeed(pg_executor: ReadOnlyExecutor, 
 @pytest.mark.postgres
 async def test_pg_ping_answers(pg_executor: ReadOnlyExecutor) -> None:
     await pg_executor.ping()
+
+
+# The data version that keys the answer cache ----------------------------------------------------------
+
+
+async def test_the_data_version_changes_when_a_sqlite_database_is_written(
+    tmp_path: Path, cmms_file: Path
+) -> None:
+    copy = tmp_path / "cmms.sqlite3"
+    await anyio.Path(copy).write_bytes(await anyio.Path(cmms_file).read_bytes())
+    executor = await ReadOnlyExecutor.connect(
+        url=f"sqlite+aiosqlite:///{copy}", statement_timeout_s=TIMEOUT_S, row_cap=ROW_CAP
+    )
+    try:
+        before = await executor.data_version()
+        assert await executor.data_version() == before
+        with sqlite3.connect(copy) as writer:
+            writer.execute("UPDATE work_orders SET status = 'cancelled' WHERE id = 1")
+        assert await executor.data_version() != before
+    finally:
+        await executor.close()
+
+
+@pytest.mark.postgres
+async def test_the_data_version_changes_when_a_postgres_database_is_written(
+    pg_executor: ReadOnlyExecutor, pg_url: str
+) -> None:
+    before = await pg_executor.data_version()
+    assert await pg_executor.data_version() == before
+    connection = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
+    try:
+        await connection.execute("UPDATE technicians SET shift = shift WHERE id = 1")
+    finally:
+        await connection.close()  # the server publishes a session's table statistics when it ends
+    for _ in range(50):
+        if await pg_executor.data_version() != before:
+            break
+        await asyncio.sleep(0.1)
+    assert await pg_executor.data_version() != before

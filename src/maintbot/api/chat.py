@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from maintbot.deps import ChatServiceDep, ChatStreamDep
@@ -38,9 +38,17 @@ async def ask(request: ChatRequest, chat: ChatServiceDep) -> ChatAnswer:
         404: {"model": ErrorBody, "description": "Unknown session."},
     },
 )
-async def ask_streaming(request: ChatRequest, stream: ChatStreamDep) -> StreamingResponse:
-    """The same answer as `POST /api/v1/chat`, streamed: each stage as it starts, then the answer."""
-    events = await stream.open(request=request)
+async def ask_streaming(request: ChatRequest, stream: ChatStreamDep, http: Request) -> StreamingResponse:
+    """The same answer as `POST /api/v1/chat`, streamed: each stage as it starts and ends (language and
+    intent, SQL and rows), the answer's text as the model writes it, then the answer. A `: keep-alive`
+    comment comes during long silences; hanging up cancels the answer (it is not stored)."""
+
+    async def client_gone() -> None:
+        # The body is read already: the next message the server delivers is the disconnect.
+        while (await http.receive())["type"] != "http.disconnect":
+            pass
+
+    events = await stream.open(request=request, client_gone=client_gone)
     # No buffering on the way out: proxies (nginx honours X-Accel-Buffering) pass each event at once.
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events, media_type="text/event-stream", headers=headers)

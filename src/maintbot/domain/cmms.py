@@ -820,7 +820,8 @@ MEASURES = (
         words(
             "downtime|down time|downtime hours|hours of downtime|hours down|stoppage time|outage time|outage|lost hours",
             "tiempo de paro|tiempo muerto|tiempo parado|horas de paro|tiempo de inactividad|paro|horas paradas|"
-            "tiempo fuera de servicio|tiempo detenido|indisponibilidad|horas de parada",
+            "tiempo fuera de servicio|tiempo detenido|indisponibilidad|horas de parada|tiempo de parada|tiempo en parada|"
+            "horas en parada",
         ),
         "sum",
         "w.downtime_hours",

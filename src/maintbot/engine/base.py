@@ -52,3 +52,12 @@ class Engine(Protocol):
     def describe(self, *, understanding: Understanding, result: QueryResult) -> str:
         """The answer sentence for a data question's result, in the understanding's language."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class StageDone:
+    """A stage of answering finished, with what it found (the language and intent, the SQL and rows), for
+    clients that follow the answer as it is made."""
+
+    stage: str
+    details: dict[str, Any]

@@ -1,28 +1,68 @@
-"""Build the engine the settings ask for."""
+"""Build what answers questions, as the settings ask: the local engine always, the LLM pipeline when a
+model is configured, the few-shot examples and the answer cache."""
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
+
 import structlog
 
-from maintbot.engine.base import Engine
+from maintbot.answering import AnswerCache, Answerer, ExampleLibrary
+from maintbot.cmms.models import metadata
+from maintbot.domain.cmms import CMMS
+from maintbot.engine.base import Intent
+from maintbot.engine.llm.client import LlmClient
+from maintbot.engine.llm.examples import BUILTIN_QUESTIONS
+from maintbot.engine.llm.pipeline import LlmPipeline
+from maintbot.engine.llm.prompts import Example, PromptBook
 from maintbot.engine.local.engine import LocalEngine
 from maintbot.settings import EngineMode, Settings
-from maintbot.sql.executor import ReadOnlyExecutor
-from maintbot.sql.guard import SqlGuard
+from maintbot.sql.runner import QueryRunner
 
 log = structlog.get_logger(__name__)
 
 
-async def build_engine(*, settings: Settings, guard: SqlGuard, executor: ReadOnlyExecutor) -> Engine:
-    """The engine for this process; the local engine reads the data's vocabulary (sites…) first.
-
-    The LLM engine is not part of this build: with `llm` or `hybrid` configured, the local engine answers
-    and the answers that the LLM should have given say so (`degraded: true`).
-    """
+async def build_answerer(*, settings: Settings, runner: QueryRunner, stack: AsyncExitStack) -> Answerer:
+    """The answerer for this process; the LLM client it may hold is closed when `stack` closes."""
+    local = await LocalEngine.create(guard=runner.guard, executor=runner.executor)
+    pipeline = None
     if settings.engine_mode is not EngineMode.LOCAL:
-        log.warning(
-            "llm_engine_unavailable",
-            configured=settings.engine_mode.value,
-            detail="this build has no LLM engine; the local engine answers and marks the rest degraded",
+        client = LlmClient.from_settings(settings)
+        stack.push_async_callback(client.close)
+        pipeline = LlmPipeline(
+            client=client,
+            prompts=PromptBook(domain=CMMS, metadata=metadata, dialect=runner.executor.dialect),
+            runner=runner,
+            max_corrections=settings.llm_max_corrections,
+            examples_per_prompt=settings.llm_examples,
+            deadline_s=settings.llm_deadline_s,
         )
-    return await LocalEngine.create(guard=guard, executor=executor)
+        log.info(
+            "llm_pipeline_ready", model=settings.llm_model, base_url=settings.openai_base_url or "OpenAI"
+        )
+    cache = (
+        AnswerCache(size=settings.answer_cache_size, ttl_s=settings.answer_cache_ttl_s)
+        if settings.answer_cache_size > 0
+        else None
+    )
+    return Answerer(
+        mode=settings.engine_mode,
+        local=local,
+        runner=runner,
+        examples=ExampleLibrary(builtin=await builtin_examples(local)),
+        pipeline=pipeline,
+        cache=cache,
+        history_turns=settings.llm_history_turns,
+    )
+
+
+async def builtin_examples(local: LocalEngine) -> list[Example]:
+    """The built-in few-shot examples, their SQL written by the local engine for this database's dialect."""
+    examples = []
+    for question in BUILTIN_QUESTIONS:
+        understood = await local.understand(question=question, language=None, context=None)
+        if understood.intent is Intent.DATA and understood.sql and understood.confident:
+            examples.append(Example(question=question, sql=understood.sql))
+        else:
+            log.warning("builtin_example_not_understood", question=question)
+    return examples

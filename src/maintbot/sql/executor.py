@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import sqlite3
 import threading
 import time
@@ -29,7 +30,16 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from maintbot.errors import DependencyUnavailable, QueryFailed, QueryTimeout
+from maintbot.sql.guard import SqlGuard
 from maintbot.sql.types import Dialect, GuardedSql, QueryResult
+
+# PostgreSQL's own count of rows written per table, which moves whenever the maintenance data changes
+# (within the statistics' flush delay, about a second). Checked by a guard that knows only this view.
+_PG_DATA_VERSION_SQL = (
+    "SELECT COALESCE(SUM(n_tup_ins + n_tup_upd + n_tup_del), 0) AS changes, COUNT(*) AS tables "
+    "FROM pg_stat_user_tables"
+)
+_PG_STATS_COLUMNS = {"pg_stat_user_tables": frozenset({"relname", "n_tup_ins", "n_tup_upd", "n_tup_del"})}
 
 # SQLite VM instructions between two deadline checks: about a millisecond of work, precise enough for
 # the timeout without taking the GIL from the event loop thousands of times a second.
@@ -66,6 +76,7 @@ class ReadOnlyExecutor:
         self._sqlite = sqlite
         self._timeout_s = statement_timeout_s
         self._row_cap = row_cap
+        self._version_probe: GuardedSql | None = None
 
     @classmethod
     async def connect(cls, *, url: str, statement_timeout_s: float, row_cap: int) -> ReadOnlyExecutor:
@@ -116,6 +127,20 @@ class ReadOnlyExecutor:
             truncated=truncated,
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
         )
+
+    async def data_version(self) -> str:
+        """A token that changes whenever the maintenance data does, for caches keyed on the data.
+
+        SQLite: the size and modification time of the database file and its write-ahead log.
+        PostgreSQL: the server's count of rows inserted, updated and deleted in user tables.
+        """
+        if self._sqlite is not None:
+            return await self._sqlite.version()
+        if self._version_probe is None:
+            guard = SqlGuard(known_columns=_PG_STATS_COLUMNS, dialect="postgres", row_cap=1)
+            self._version_probe = guard.check(_PG_DATA_VERSION_SQL)
+        result = await self.run(self._version_probe)
+        return ":".join(str(value) for value in result.rows[0])
 
     async def ping(self) -> None:
         """Ask the database a trivial question (SQLite: read its schema page; PostgreSQL: `SELECT 1`);
@@ -295,6 +320,7 @@ class _SqliteReaders:
     """
 
     def __init__(self, *, path: Path, statement_timeout_s: float, row_cap: int) -> None:
+        self._path = path
         self._uri = f"file:{quote(str(path))}?mode=ro"
         self._timeout_s = statement_timeout_s
         self._row_cap = row_cap
@@ -306,6 +332,21 @@ class _SqliteReaders:
     async def run(self, sql: str) -> tuple[list[str], list[Sequence[Any]]]:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._run, sql)
+
+    async def version(self) -> str:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._stat)
+
+    def _stat(self) -> str:
+        parts = []
+        for path in (self._path, self._path.with_name(self._path.name + "-wal")):
+            try:
+                stat = os.stat(path)
+            except FileNotFoundError:
+                parts.append("-")
+            else:
+                parts.append(f"{stat.st_mtime_ns}.{stat.st_size}")
+        return ":".join(parts)
 
     async def ping(self) -> None:
         loop = asyncio.get_running_loop()

@@ -19,7 +19,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
 from maintbot.caching import BoundedCache
-from maintbot.errors import UnsafeSql
+from maintbot.errors import UnsafeSql, WriteAttempt
 from maintbot.sql.types import Dialect, GuardedSql
 
 # Bigger statements are not questions about maintenance; refusing them also bounds the time a check
@@ -244,7 +244,7 @@ def _parse_one(sql: str, *, dialect: Dialect) -> exp.Query:
     if root is None:
         raise UnsafeSql("the statement is empty")
     if not isinstance(root, _READ_ONLY_ROOTS) or not isinstance(root, exp.Query):
-        raise UnsafeSql(f"only read-only SELECT queries are allowed, not {_label(root)}")
+        raise WriteAttempt(f"only read-only SELECT queries are allowed, not {_label(root)}")
     return root
 
 
@@ -273,7 +273,7 @@ def _check_constructs(tree: exp.Expr) -> None:
     """Refuse any node, anywhere in the tree, that is not a read-only construct or allowed function."""
     for node in tree.walk():
         if isinstance(node, exp.Command) or any(isinstance(node, kind) for kind, _ in _WRITES):
-            raise UnsafeSql(f"{_label(node)} is not allowed: queries must be read-only")
+            raise WriteAttempt(f"{_label(node)} is not allowed: queries must be read-only")
         if type(node) not in _CONSTRUCTS:
             # Some constructs (AND, OR, …) are exp.Func subclasses too; they were allowed just above.
             if not isinstance(node, exp.Func):

@@ -22,7 +22,13 @@ async def open_state_database(url: str) -> AsyncEngine:
     database_file = sqlite_file_of(url)
     if database_file is not None:
         await anyio.Path(database_file).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, pool_pre_ping=not is_sqlite)
+    if is_sqlite:
+        # One connection, so one writer at a time: requests queue for it in the event loop (cheap) instead
+        # of colliding on SQLite's write lock, whose busy handler sleeps up to 100 ms between retries and
+        # made tail latencies of whole seconds under load. Sessions hold it only for short transactions.
+        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
+    else:
+        engine = create_async_engine(url, pool_pre_ping=True)
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
         # WAL lets readers go on while a writer commits; it is a property of the file, so set it once

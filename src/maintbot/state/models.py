@@ -1,4 +1,4 @@
-"""Tables of the state DB: chat sessions and the messages exchanged in them."""
+"""Tables of the state DB: chat sessions, the messages exchanged in them, and the answers' artifacts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, MetaData, String, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -96,3 +96,68 @@ class ChatMessage(StateBase):
     answer: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     context: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     engine: Mapped[str | None] = mapped_column(String(32))
+
+
+class ArtifactStatus(StrEnum):
+    """An artifact is pending until its file is written (ready) or cannot be (failed); nothing else moves."""
+
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class Artifact(StateBase):
+    """A chart or export of an answer's table; its file is `path` inside the artifact folder.
+
+    The table itself is the answer's (`chat_messages.answer`), so a pending artifact can be made again after
+    a crash; a chart's `spec` says how to draw it.
+    """
+
+    __tablename__ = "artifacts"
+    __table_args__ = (
+        Index("ix_artifacts_status_updated", "status", "updated_at"),
+        Index("ix_artifacts_created", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("chat_sessions.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("chat_messages.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    path: Mapped[str] = mapped_column(String(255))
+    filename: Mapped[str] = mapped_column(String(255))
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class VerifiedExample(StateBase):
+    """A question and the SQL that answers it, checked by a person: a few-shot example for the LLM, and
+    the answer itself when the same question is asked again."""
+
+    __tablename__ = "examples"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_message_id)
+    question: Mapped[str] = mapped_column(Text)
+    # The question as compared (case, accents and punctuation aside); one example per question.
+    question_key: Mapped[str] = mapped_column(String(2000), unique=True)
+    sql: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class AnswerFeedback(StateBase):
+    """A thumbs up or down on one answer, with the user's correction when they gave one."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_message_id)
+    message_id: Mapped[str] = mapped_column(ForeignKey("chat_messages.id", ondelete="CASCADE"), index=True)
+    rating: Mapped[str] = mapped_column(String(8))
+    comment: Mapped[str | None] = mapped_column(Text)
+    corrected_sql: Mapped[str | None] = mapped_column(Text)
+    example_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)

@@ -10,7 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from maintbot.errors import NO_SUCH_SESSION, NotFound
 from maintbot.schemas import ChatAnswer
-from maintbot.state.models import ChatMessage, ChatSession, Role, new_message_id, utc_now
+from maintbot.state.models import (
+    AnswerFeedback,
+    ChatMessage,
+    ChatSession,
+    Role,
+    VerifiedExample,
+    new_message_id,
+    utc_now,
+)
 
 
 async def create_session(*, db: AsyncSession, language: str | None = None) -> ChatSession:
@@ -178,3 +186,79 @@ def _title_of(question: str) -> str:
         return question
     cut = question[: _TITLE_CHARS - 1].rsplit(" ", 1)[0]
     return cut.rstrip(" ,.;:") + "…"
+
+
+async def add_example(
+    *, db: AsyncSession, question: str, question_key: str, sql: str, source: str
+) -> VerifiedExample:
+    """Store a verified example; one that exists for the same question is replaced (the newest wins)."""
+    await db.execute(delete(VerifiedExample).where(VerifiedExample.question_key == question_key))
+    example = VerifiedExample(question=question, question_key=question_key, sql=sql, source=source)
+    db.add(example)
+    await db.flush()
+    return example
+
+
+async def list_examples(
+    *, db: AsyncSession, limit: int | None = None, offset: int = 0
+) -> list[VerifiedExample]:
+    """Verified examples, newest first."""
+    statement = select(VerifiedExample).order_by(VerifiedExample.created_at.desc(), VerifiedExample.id)
+    if limit is not None:
+        statement = statement.limit(limit).offset(offset)
+    return list((await db.scalars(statement)).all())
+
+
+async def count_examples(*, db: AsyncSession) -> int:
+    return int(await db.scalar(select(func.count()).select_from(VerifiedExample)) or 0)
+
+
+async def delete_example(*, db: AsyncSession, example_id: str) -> bool:
+    """Delete one example; False when there was none."""
+    result = await db.execute(
+        delete(VerifiedExample).where(VerifiedExample.id == example_id).returning(VerifiedExample.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def answer_message(*, db: AsyncSession, message_id: str) -> tuple[ChatMessage, str | None] | None:
+    """An assistant message and the question it answered, or None when there is no such answer."""
+    reply = await db.scalar(
+        select(ChatMessage).where(ChatMessage.id == message_id, ChatMessage.role == Role.ASSISTANT)
+    )
+    if reply is None:
+        return None
+    question = await db.scalar(
+        select(ChatMessage.content)
+        .where(
+            ChatMessage.session_id == reply.session_id,
+            ChatMessage.role == Role.USER,
+            ChatMessage.created_at <= reply.created_at,
+        )
+        .order_by(ChatMessage.created_at.desc())
+        .limit(1)
+    )
+    return reply, question
+
+
+async def add_feedback(
+    *,
+    db: AsyncSession,
+    message_id: str,
+    rating: str,
+    comment: str | None,
+    corrected_sql: str | None,
+    example_id: str | None,
+) -> AnswerFeedback:
+    """Store a thumbs up or down on an answer."""
+    feedback = AnswerFeedback(
+        message_id=message_id,
+        rating=rating,
+        comment=comment,
+        corrected_sql=corrected_sql,
+        example_id=example_id,
+        created_at=utc_now(),
+    )
+    db.add(feedback)
+    await db.flush()
+    return feedback
