@@ -1,6 +1,6 @@
 """MaintBot from Python: one question, an interactive chat, or a small load test, with `maintbot.client`.
 
-    python client_example.py "¿Cuántos equipos necesitan mantenimiento?"   # the answer, its table, its SQL
+    python client_example.py "¿Cuántos equipos tienen mantenimiento pendiente?"  # answer, table, SQL
     python client_example.py chat                                          # ask, follow up; answers stream in
     python client_example.py batch --count 500 --concurrency 20            # latency percentiles and errors
 
@@ -39,8 +39,8 @@ TABLE_ROWS = 20
 CLEAR_LINE = "\r\x1b[2K"
 SAMPLE_QUESTIONS = [
     "How many pumps are there at each site?",
-    "Top 5 equipment by downtime in the last 12 months",
-    "¿Cuántos equipos necesitan mantenimiento?",
+    "Top 5 machines by hours of downtime over the past year",
+    "¿Cuántos equipos tienen mantenimiento pendiente?",
     "Costo de mantenimiento por planta este año",
     "Open work orders by site",
     "failures per month in the last year",

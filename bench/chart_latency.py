@@ -48,7 +48,7 @@ QUESTIONS = [
     "failures per month in the last year",
     "cost by site this year",
     "downtime by equipment type",
-    "top 5 equipment by downtime in the last 12 months",
+    "top 5 machines by hours of downtime over the past year",
     "labor and parts cost per month this year",
     "failures by failure mode",
     "costo de mantenimiento por planta este año",

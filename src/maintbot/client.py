@@ -2,7 +2,7 @@
 
 ```python
 async with MaintBotClient("http://127.0.0.1:8000", api_key="…") as maintbot:
-    answer = await maintbot.ask("¿Cuántos equipos necesitan mantenimiento?")
+    answer = await maintbot.ask("¿Cuántos equipos tienen mantenimiento pendiente?")
     async for event in maintbot.stream("Open work orders by site", session_id=answer.session_id):
         ...
 ```

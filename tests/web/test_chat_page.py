@@ -51,7 +51,7 @@ async def test_an_answer_shows_its_table_then_its_chart_and_offers_its_csv(
 
     await (
         page.locator("#examples")
-        .get_by_role("button", name=re.compile("Top 5 equipment by downtime"))
+        .get_by_role("button", name=re.compile("Top 5 machines by hours of downtime"))
         .click()
     )
     answer = await last_answer(page)
@@ -65,7 +65,7 @@ async def test_an_answer_shows_its_table_then_its_chart_and_offers_its_csv(
     chart = answer.locator("img.chart-image")
     await expect(chart).to_be_visible(timeout=CHART_TIMEOUT_MS)
     assert await chart.evaluate("image => image.complete && image.naturalWidth") == 1200
-    assert await chart.get_attribute("alt") == "Chart: Top 5 equipment by downtime in the last 12 months"
+    assert await chart.get_attribute("alt") == "Chart: Top 5 machines by hours of downtime over the past year"
     await tab.shot("2-answer")
 
     sql = answer.get_by_role("region", name="The SQL that produced this table")
@@ -104,13 +104,13 @@ async def test_conversations_are_listed_and_one_can_go_back_to_an_earlier_one(
     await open_conversations(page)
     await page.get_by_role("button", name="New conversation").click()
     await expect(page.get_by_role("heading", name="Ask your maintenance data")).to_be_visible()
-    second = await ask(page, "¿Cuántos equipos necesitan mantenimiento?")
+    second = await ask(page, "¿Cuántos equipos tienen mantenimiento pendiente?")
     await expect(second.locator(".answer-text")).to_contain_text("equipos que necesitan mantenimiento")
     assert page.url.rsplit("#", 1)[1] != first_session
 
     await open_conversations(page)
     sessions = page.locator("#session-list li")
-    await expect(sessions.nth(0)).to_contain_text("¿Cuántos equipos necesitan mantenimiento?")
+    await expect(sessions.nth(0)).to_contain_text("¿Cuántos equipos tienen mantenimiento pendiente?")
     await expect(sessions.nth(0).locator(".session-open")).to_have_attribute("aria-current", "true")
     await expect(sessions.nth(1)).to_contain_text("How many pumps are there at each site?")
     await tab.shot("1-list")
@@ -183,7 +183,9 @@ async def test_the_page_follows_the_browser_s_spanish(service: Service, open_tab
 
     await expect(page.locator("html")).to_have_attribute("lang", "es")
     await expect(page.get_by_role("heading", name="Pregunta a tus datos de mantenimiento")).to_be_visible()
-    await expect(page.locator("#examples button").first).to_contain_text("¿Cuántos equipos necesitan")
+    await expect(page.locator("#examples button").first).to_contain_text(
+        "¿Cuántos equipos tienen mantenimiento pendiente"
+    )
     await expect(page.get_by_label("Tu pregunta")).to_have_attribute(
         "placeholder", "Haz una pregunta de mantenimiento…"
     )

@@ -185,12 +185,12 @@
   const EXAMPLES = {
     en: [
       { topic: "Equipment", text: "How many pumps are there at each site?" },
-      { topic: "Downtime", text: "Top 5 equipment by downtime in the last 12 months" },
+      { topic: "Downtime", text: "Top 5 machines by hours of downtime over the past year" },
       { topic: "Cost", text: "Maintenance cost by site this year" },
       { topic: "Reliability", text: "Failures per month in the last year" },
     ],
     es: [
-      { topic: "Equipos", text: "¿Cuántos equipos necesitan mantenimiento?" },
+      { topic: "Equipos", text: "¿Cuántos equipos tienen mantenimiento pendiente?" },
       { topic: "Costos", text: "Costo de mantenimiento por planta este año" },
       { topic: "Órdenes", text: "Órdenes de trabajo abiertas por planta" },
       { topic: "Fiabilidad", text: "MTTR por tipo de equipo en los últimos 6 meses" },

@@ -24,7 +24,7 @@ BUILTIN_QUESTIONS = (
     "Maintenance cost per site this year",
     "Monthly count of corrective work orders over the last year",
     "Average repair time (MTTR) by equipment type",
-    "Which spare parts are low on stock?",
+    "Which spare parts need restocking?",
     "Órdenes de trabajo abiertas sin técnico asignado por prioridad",
     "¿Cuántos planes de mantenimiento están vencidos en cada planta?",
     "Los 3 técnicos con más horas de trabajo este año",
