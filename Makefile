@@ -37,7 +37,9 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix src tests bench
 
 bench: $(VENV)/.installed-dev
-	$(BIN)/python bench/http_latency.py
+	$(BIN)/python bench/http_latency.py --report bench/reports/http_latency.md
+	$(BIN)/python bench/llm_latency.py --report bench/reports/llm_latency.md
+	$(BIN)/python bench/chart_latency.py --report bench/reports/chart_latency.md
 
 demo-data: $(VENV)/.installed
 	$(BIN)/maintbot demo-data data/maintenance_demo.sqlite3
