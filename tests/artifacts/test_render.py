@@ -178,6 +178,7 @@ def test_the_csv_export_holds_the_header_and_every_row_in_utf8() -> None:
     lines = list(csv.reader(io.StringIO(content.decode("utf-8"), newline="")))
     assert lines[0] == COLUMNS
     expected = [["" if value is None else str(value) for value in row] for row in ROWS]
+    expected[2][0] = "'=1+1"  # a formula-looking text cell is made inert (see the CSV-injection test)
     assert lines[1:] == expected
 
 
@@ -263,3 +264,11 @@ def test_a_failed_write_leaves_no_partial_file(tmp_path: Path, monkeypatch: pyte
     with pytest.raises(OSError, match="Input/output error"):
         render.write_atomically(tmp_path / "ab" / "file.csv", b"data")
     assert list((tmp_path / "ab").iterdir()) == []
+
+
+def test_csv_text_that_a_spreadsheet_would_run_as_a_formula_is_made_inert() -> None:
+    rows = [['=HYPERLINK("http://evil")', -3.5], ["+1-555", 2], ["@SUM(A1)", 0], ["pump", -1]]
+
+    lines = csv_bytes(["title", "delta"], rows).decode().splitlines()
+
+    assert lines[1:] == ['"\'=HYPERLINK(""http://evil"")",-3.5', "'+1-555,2", "'@SUM(A1),0", "pump,-1"]

@@ -103,12 +103,25 @@ def write_atomically(path: Path, content: bytes) -> int:
 
 
 def csv_bytes(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
-    """The table as CSV: UTF-8, a header line, one line per row, empty fields for nulls."""
+    """The table as CSV: UTF-8, a header line, one line per row, empty fields for nulls.
+
+    Text that a spreadsheet would run as a formula (it starts with =, +, -, @, a tab or a carriage return:
+    a work order title typed by anyone, say) gets a leading apostrophe, as OWASP advises against CSV
+    injection; numbers are written as they are.
+    """
     text = io.StringIO(newline="")
     writer = csv.writer(text, lineterminator="\r\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
+    writer.writerow([_inert(column) for column in columns])
+    writer.writerows([_inert(value) for value in row] for row in rows)
     return text.getvalue().encode("utf-8")
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: Any) -> Any:
+    """A text cell that no spreadsheet will evaluate."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
 
 
 def xlsx_bytes(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
