@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from prometheus_client import REGISTRY
 
-from maintbot.testing.scripted_llm import Queues, Reply, Seen, fields
+from maintbot.testing.scripted_llm import Queues, Reply, fields
 
 # `async with llm_service(script, **settings) as (client, llm)` (tests/llm/conftest.py)
 ServiceFactory = Any
@@ -432,7 +432,3 @@ async def test_streaming_carries_the_models_sentence_piece_by_piece(llm_service:
     assert events.count("answer_delta") == len("The first two machines are listed below.".split())
     assert [name for name in events if name != "artifact"][-1] == "final"
     assert events.index("answer_delta") > events.index("stage")
-
-
-def _seen_steps(seen: list[Seen]) -> list[str]:
-    return [call.step for call in seen]

@@ -1,7 +1,7 @@
 """One async client for the OpenAI API, or any OpenAI-compatible server (vLLM, Ollama, llama.cpp, Azure).
 
 Every call the pipeline makes goes through `LlmClient.structured` (fields, from a pydantic model as the
-response format) or `LlmClient.prose` (a sentence, optionally streamed). Both retry with exponential backoff
+response format) or `LlmClient.stream_prose` (a sentence, streamed). Both retry with exponential backoff
 and jitter on what may pass (timeouts, lost connections, 429 honouring `Retry-After`, 5xx) and on nothing
 else, never past the question's deadline; both count tokens and remember completions by prompt hash.
 """
@@ -165,14 +165,6 @@ class LlmClient:
             LLM_CALLS.labels(step=step, model=self.model, outcome="bad_output").inc()
             raise LlmBadOutput(f"{step}: the model's reply is not a valid {output.__name__}") from error
         return parsed, self._call(step, began, cached, attempts)
-
-    async def prose(self, *, step: str, messages: Messages, deadline: Deadline) -> tuple[str, LlmCall]:
-        """A free-text reply (the answer sentence), whole."""
-        text = ""
-        cost = LlmCall(step=step, model=self.model, ms=0.0)
-        async for piece, so_far in self.stream_prose(step=step, messages=messages, deadline=deadline):
-            text, cost = text + piece, so_far
-        return text.strip(), cost
 
     async def stream_prose(
         self, *, step: str, messages: Messages, deadline: Deadline
