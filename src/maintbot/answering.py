@@ -14,7 +14,7 @@ import hashlib
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,11 +22,12 @@ import structlog
 from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from maintbot.engine.base import Engine, Intent, Language, StageDone, Understanding
+from maintbot.engine.base import Engine, Intent, Language, StageDone, Understanding, rows_found
 from maintbot.engine.llm.client import LlmBadOutput, LlmUnavailable
 from maintbot.engine.llm.examples import ExamplePool, question_key
 from maintbot.engine.llm.pipeline import AnswerPiece, LlmOutcome, LlmPipeline, Status
 from maintbot.engine.llm.prompts import Example, Turn
+from maintbot.engine.llm.steps.answer import NO_ROWS
 from maintbot.engine.llm.steps.translate import guess_language
 from maintbot.engine.local.wording import number
 from maintbot.errors import DependencyUnavailable, QueryFailed, QueryTimeout, UnsafeSql
@@ -43,17 +44,9 @@ LLM_RETRY_AFTER_S = 30
 # Stored examples are re-read this often, so that examples added through another replica are seen.
 EXAMPLES_REFRESH_S = 10.0
 
-_EXAMPLE_SENTENCES: dict[Language, tuple[str, str, str]] = {
-    "en": (
-        "The answer is {value}.",
-        "Here are the {count} rows that answer it.",
-        "No records match that question.",
-    ),
-    "es": (
-        "La respuesta es {value}.",
-        "Estas son las {count} filas que lo responden.",
-        "Ningún registro coincide con esa pregunta.",
-    ),
+_EXAMPLE_SENTENCES: dict[Language, tuple[str, str]] = {
+    "en": ("The answer is {value}.", "Here are the {count} rows that answer it."),
+    "es": ("La respuesta es {value}.", "Estas son las {count} filas que lo responden."),
 }
 
 
@@ -193,7 +186,7 @@ class Answerer:
                 yield "query"
                 outcome = await self._local(understanding, parse_ms=parse_ms)
                 if outcome.result is not None:
-                    yield StageDone("query", _rows_found(outcome))
+                    yield StageDone("query", rows_found(outcome.sql, outcome.result))
                 yield outcome
                 return
         try:
@@ -327,9 +320,9 @@ class Answerer:
 
 def example_sentence(result: QueryResult, language: Language) -> str:
     """A plain sentence for a verified example's result (the table says the rest)."""
-    one, many, none = _EXAMPLE_SENTENCES[language]
+    one, many = _EXAMPLE_SENTENCES[language]
     if result.row_count == 0:
-        return none
+        return NO_ROWS[language]
     if result.row_count == 1 and len(result.columns) == 1:
         return one.replace("{value}", number(result.rows[0][0]))
     return many.replace("{count}", f"{result.row_count:,}")
@@ -342,35 +335,13 @@ def _lap(timings: dict[str, float], stage: str, since: float) -> float:
     return now
 
 
-def _rows_found(outcome: Outcome) -> dict[str, Any]:
-    assert outcome.result is not None
-    return {
-        "sql": outcome.sql,
-        "columns": outcome.result.columns,
-        "row_count": outcome.result.row_count,
-        "truncated": outcome.result.truncated,
-    }
-
-
 def _cacheable(outcome: Outcome) -> bool:
     return not outcome.degraded and outcome.failure is None and outcome.intent is not Intent.ERROR
 
 
 def _copy(outcome: Outcome, *, cached: bool = False) -> Outcome:
-    """An independent copy (the cache must not share mutable rows or timings with a request)."""
-    return Outcome(
-        intent=outcome.intent,
-        language=outcome.language,
-        text=outcome.text,
-        engine=outcome.engine,
-        sql=outcome.sql,
-        result=outcome.result,
-        failure=outcome.failure,
-        context=outcome.context,
-        cached=cached,
-        degraded=outcome.degraded,
-        timings={},
-    )
+    """A copy with its own timings: the cache must not share them with the request that stored it."""
+    return replace(outcome, cached=cached, timings={})
 
 
 def _engine_context(context: dict[str, Any] | None) -> dict[str, Any] | None:

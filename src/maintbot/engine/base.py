@@ -61,3 +61,13 @@ class StageDone:
 
     stage: str
     details: dict[str, Any]
+
+
+def rows_found(sql: str | None, result: QueryResult) -> dict[str, Any]:
+    """What the `query` stage found: the SQL that ran and the shape of its result."""
+    return {
+        "sql": sql,
+        "columns": result.columns,
+        "row_count": result.row_count,
+        "truncated": result.truncated,
+    }

@@ -21,7 +21,7 @@ from enum import StrEnum
 import structlog
 from openai.types.chat import ChatCompletionMessageParam
 
-from maintbot.engine.base import Intent, Language, StageDone
+from maintbot.engine.base import Intent, Language, StageDone, rows_found
 from maintbot.engine.llm.client import Deadline, LlmBadOutput, LlmCall, LlmClient
 from maintbot.engine.llm.examples import ExamplePool
 from maintbot.engine.llm.prompts import PromptBook, Turn
@@ -140,7 +140,8 @@ class LlmPipeline:
             yield event
         if outcome.result is not None:
             yield StageDone(
-                Status.QUERYING.value, _rows_found(outcome.sql, outcome.result, outcome.corrections)
+                Status.QUERYING.value,
+                {**rows_found(outcome.sql, outcome.result), "corrections": outcome.corrections},
             )
         if outcome.intent is Intent.DATA and outcome.result is not None and outcome.draft is not None:
             async for event in self._answer(
@@ -278,16 +279,6 @@ class LlmPipeline:
             outcome.calls.append(cost)
         outcome.text = "".join(pieces).strip()
         outcome.llm_ms += _ms(began)
-
-
-def _rows_found(sql: str | None, result: QueryResult, corrections: int) -> dict[str, object]:
-    return {
-        "sql": sql,
-        "columns": result.columns,
-        "row_count": result.row_count,
-        "truncated": result.truncated,
-        "corrections": corrections,
-    }
 
 
 def _ms(began: float) -> float:

@@ -18,7 +18,8 @@ from maintbot.sql.types import QueryResult
 
 STEP = "answer"
 
-_NO_ROWS: dict[Language, str] = {
+# The sentence for an empty result, whoever wrote the SQL.
+NO_ROWS: dict[Language, str] = {
     "en": "No records match that question.",
     "es": "Ningún registro coincide con esa pregunta.",
 }
@@ -29,7 +30,7 @@ _ROW_COUNT = "{row_count}"
 def templated_answer(*, draft: SqlDraft, result: QueryResult, language: Language) -> str | None:
     """The draft's template filled with the result, or None when it does not fit this result."""
     if result.row_count == 0:
-        return _NO_ROWS[language]
+        return NO_ROWS[language]
     template = (draft.answer_template or "").strip()
     if not template or draft.template_language != language:
         return None
