@@ -41,7 +41,7 @@ import aiohttp
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from http_latency import MAINTBOT, Run, drive, free_port
+from http_latency import MAINTBOT, Run, drive, free_port, wait_until_up
 
 CONCURRENCY = 16
 QUESTIONS = [
@@ -89,15 +89,8 @@ class Service:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the {self.name} service did not become ready within 60 s")
+        wait_until_up(self.url, what=f"the {self.name} service")
+        return self
 
     def __exit__(self, error_type: object, *_: object) -> None:
         if error_type is not None:

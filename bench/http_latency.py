@@ -72,6 +72,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_until_up(url: str, *, what: str, path: str = "/health/ready", timeout_s: float = 60) -> None:
+    """Poll `url + path` until it answers 200; `RuntimeError` naming `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}{path}", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not become ready within {timeout_s:g} s")
+
+
 class Service:
     """`maintbot serve` in a subprocess on its own data folder, stopped on exit."""
 
@@ -105,15 +118,8 @@ class Service:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("the service did not become ready within 60 s")
+        wait_until_up(self.url, what="the service")
+        return self
 
     def __exit__(self, error_type: object, *_: object) -> None:
         if error_type is not None:

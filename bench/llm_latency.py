@@ -35,7 +35,7 @@ import aiohttp
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from http_latency import MAINTBOT, free_port, questions
+from http_latency import MAINTBOT, free_port, questions, wait_until_up
 
 
 @dataclass
@@ -96,15 +96,8 @@ class Processes:
                 stderr=subprocess.STDOUT,
             )
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/health/live", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("the service did not start within 60 s")
+        wait_until_up(self.url, what="the service", path="/health/live")
+        return self
 
     def __exit__(self, error_type: object, *_: object) -> None:
         if error_type is not None:
