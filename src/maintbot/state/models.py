@@ -73,6 +73,9 @@ class ChatSession(StateBase):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, index=True)
     title: Mapped[str | None] = mapped_column(String(200))
     language: Mapped[str | None] = mapped_column(String(8))
+    # Who may read it: the fingerprint of the API key that started it (never the key), or None when the
+    # service runs without keys. Another key sees no such conversation.
+    owner: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class ChatMessage(StateBase):
