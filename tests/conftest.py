@@ -86,3 +86,38 @@ async def postgres_dsn() -> str:
         pytest.skip(reason)
     await connection.close()
     return POSTGRES_DSN
+
+
+REDIS_URL = "redis://127.0.0.1:6379"
+
+
+@pytest.fixture(scope="session")
+async def redis_server_url() -> str:
+    """The local Redis server's URL; skips when it is unreachable, except in CI where it fails."""
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(REDIS_URL, socket_connect_timeout=5)
+    try:
+        await client.ping()
+    except (OSError, redis.RedisError) as error:
+        reason = f"Redis on 127.0.0.1:6379 is unreachable: {error!r}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    finally:
+        await client.aclose()
+    return REDIS_URL
+
+
+@pytest.fixture
+async def redis_url(redis_server_url: str) -> AsyncIterator[str]:
+    """A Redis URL on a database of its own for this test, emptied before and after."""
+    import redis.asyncio
+
+    database = 1 + (os.getpid() % 14)
+    url = f"{redis_server_url}/{database}"
+    client = redis.asyncio.Redis.from_url(url)
+    await client.flushdb()
+    yield url
+    await client.flushdb()
+    await client.aclose()
