@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated, TypedDict, cast
 
@@ -13,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from maintbot.answering import Answerer
 from maintbot.artifacts.jobs import ArtifactJobs
 from maintbot.artifacts.service import ArtifactService
+from maintbot.auth import key_fingerprint, matching_key
 from maintbot.chat import ChatService, ChatStream
 from maintbot.errors import Unauthorized
 from maintbot.examples import ExampleService
@@ -134,13 +134,25 @@ _API_KEY_HEADER = APIKeyHeader(
 
 
 async def require_api_key(
-    settings: SettingsDep, x_api_key: Annotated[str | None, Security(_API_KEY_HEADER)] = None
-) -> None:
-    """When API keys are configured, refuse requests without one of them in `X-API-Key`."""
-    if not settings.api_keys:
-        return
-    offered = (x_api_key or "").encode()
-    # Compare with every key, in constant time each, so timing tells nothing about which part matched.
-    matches = [secrets.compare_digest(offered, key.get_secret_value().encode()) for key in settings.api_keys]
-    if not any(matches):
-        raise Unauthorized("A valid API key is required in the X-API-Key header.")
+    request: Request,
+    settings: SettingsDep,
+    x_api_key: Annotated[str | None, Security(_API_KEY_HEADER)] = None,
+) -> str | None:
+    """When API keys are configured, refuse requests without one of them in `X-API-Key`.
+
+    Returns the caller's owner name: the key's fingerprint, or None when the service has no keys. It is
+    also kept on `request.state.owner` for the rate limiter and the logs.
+    """
+    owner: str | None = None
+    if settings.api_keys:
+        key = matching_key(x_api_key, settings.api_keys)
+        if key is None:
+            raise Unauthorized("A valid API key is required in the X-API-Key header.")
+        owner = key_fingerprint(key)
+    request.state.owner = owner
+    return owner
+
+
+# Resolved once per request (FastAPI caches a dependency within a request), so routes that declare it
+# after the router-level check get the same value without comparing keys again.
+OwnerDep = Annotated[str | None, Depends(require_api_key)]
