@@ -118,6 +118,9 @@ class ChatService:
     db: AsyncSession
     answerer: Answerer
     max_message_chars: int
+    # The caller (its API key's fingerprint, None without keys): it sees and continues only its own
+    # conversations; another caller's are unknown to it (404), as if they did not exist.
+    owner: str | None
     # Charts and exports of data answers; None makes none.
     artifacts: ArtifactJobs | None = None
 
@@ -169,6 +172,7 @@ class ChatService:
             await repository.add_exchange(
                 db=self.db,
                 session_id=conversation.session_id,
+                owner=self.owner,
                 is_new_session=conversation.is_new,
                 question=request.message,
                 asked_at=asked_at,
@@ -185,14 +189,17 @@ class ChatService:
 
     async def check_session(self, session_id: str | None) -> None:
         """Raise NotFound for an unknown session (a streamed answer checks before its stream opens)."""
-        if session_id is not None and not await repository.session_exists(db=self.db, session_id=session_id):
+        if session_id is not None and not await self._exists(session_id):
             raise NotFound(NO_SUCH_SESSION)
+
+    async def _exists(self, session_id: str) -> bool:
+        return await repository.session_exists(db=self.db, session_id=session_id, owner=self.owner)
 
     async def _conversation(self, session_id: str | None) -> Conversation:
         """Who the question belongs to, and the previous answer's context; reads only."""
         if session_id is None:
             return Conversation(session_id=new_session_id(), is_new=True, context=None)
-        if not await repository.session_exists(db=self.db, session_id=session_id):
+        if not await self._exists(session_id):
             raise NotFound(NO_SUCH_SESSION)
         context = await repository.last_context(db=self.db, session_id=session_id)
         return Conversation(session_id=session_id, is_new=False, context=context)
@@ -254,19 +261,19 @@ class ChatService:
 
     async def create_session(self) -> SessionSummary:
         """Start an empty conversation."""
-        chat_session = await repository.create_session(db=self.db)
+        chat_session = await repository.create_session(db=self.db, owner=self.owner)
         return _summary(chat_session, message_count=0)
 
     async def list_sessions(self, *, limit: int, offset: int) -> SessionPage:
         """A page of conversations, most recently active first."""
-        rows = await repository.list_sessions(db=self.db, limit=limit, offset=offset)
-        total = await repository.count_sessions(db=self.db)
+        rows = await repository.list_sessions(db=self.db, owner=self.owner, limit=limit, offset=offset)
+        total = await repository.count_sessions(db=self.db, owner=self.owner)
         sessions = [_summary(chat_session, message_count=count) for chat_session, count in rows]
         return SessionPage(sessions=sessions, total=total, limit=limit, offset=offset)
 
     async def session_detail(self, *, session_id: str) -> SessionDetail:
         """A conversation with every question and answer, in order."""
-        chat_session = await repository.get_session(db=self.db, session_id=session_id)
+        chat_session = await repository.get_session(db=self.db, session_id=session_id, owner=self.owner)
         if chat_session is None:
             raise NotFound(NO_SUCH_SESSION)
         messages = await repository.list_messages(db=self.db, session_id=session_id)
@@ -278,7 +285,7 @@ class ChatService:
 
     async def delete_session(self, *, session_id: str) -> None:
         """Delete a conversation and its messages."""
-        if not await repository.delete_session(db=self.db, session_id=session_id):
+        if not await repository.delete_session(db=self.db, session_id=session_id, owner=self.owner):
             raise NotFound(NO_SUCH_SESSION)
 
 
@@ -322,6 +329,7 @@ class ChatStream:
     sessions: async_sessionmaker[AsyncSession]
     answerer: Answerer
     max_message_chars: int
+    owner: str | None
     artifacts: ArtifactJobs | None = None
     # Seconds of silence before a keep-alive comment (proxies cut idle streams after 60 s or so).
     keepalive_s: float = 15.0
@@ -344,7 +352,11 @@ class ChatStream:
 
     def _service(self, db: AsyncSession) -> ChatService:
         return ChatService(
-            db=db, answerer=self.answerer, max_message_chars=self.max_message_chars, artifacts=self.artifacts
+            db=db,
+            answerer=self.answerer,
+            max_message_chars=self.max_message_chars,
+            owner=self.owner,
+            artifacts=self.artifacts,
         )
 
     async def open(

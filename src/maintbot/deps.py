@@ -88,45 +88,6 @@ async def get_artifact_jobs(request: Request) -> ArtifactJobs:
 ArtifactJobsDep = Annotated[ArtifactJobs, Depends(get_artifact_jobs)]
 
 
-async def get_chat_service(
-    settings: SettingsDep, db: StateSessionDep, answerer: AnswererDep, artifacts: ArtifactJobsDep
-) -> ChatService:
-    return ChatService(
-        db=db, answerer=answerer, max_message_chars=settings.max_message_chars, artifacts=artifacts
-    )
-
-
-ChatServiceDep = Annotated[ChatService, Depends(get_chat_service)]
-
-
-async def get_example_service(db: StateSessionDep, answerer: AnswererDep) -> ExampleService:
-    return ExampleService(db=db, runner=answerer.runner, library=answerer.examples)
-
-
-ExampleServiceDep = Annotated[ExampleService, Depends(get_example_service)]
-
-
-async def get_chat_stream(settings: SettingsDep, request: Request) -> ChatStream:
-    state = _state(request)
-    return ChatStream(
-        sessions=state["state_sessions"],
-        answerer=state["answerer"],
-        max_message_chars=settings.max_message_chars,
-        artifacts=state["artifact_jobs"],
-        keepalive_s=settings.stream_keepalive_s,
-    )
-
-
-ChatStreamDep = Annotated[ChatStream, Depends(get_chat_stream)]
-
-
-async def get_artifact_service(db: StateSessionDep, jobs: ArtifactJobsDep) -> ArtifactService:
-    return ArtifactService(db=db, store=jobs.store)
-
-
-ArtifactServiceDep = Annotated[ArtifactService, Depends(get_artifact_service)]
-
-
 # Declared as a security scheme so that Swagger UI offers an "Authorize" button for it.
 _API_KEY_HEADER = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="Needed on /api/ routes when the service has API keys."
@@ -156,3 +117,53 @@ async def require_api_key(
 # Resolved once per request (FastAPI caches a dependency within a request), so routes that declare it
 # after the router-level check get the same value without comparing keys again.
 OwnerDep = Annotated[str | None, Depends(require_api_key)]
+
+
+async def get_chat_service(
+    settings: SettingsDep,
+    db: StateSessionDep,
+    answerer: AnswererDep,
+    artifacts: ArtifactJobsDep,
+    owner: OwnerDep,
+) -> ChatService:
+    return ChatService(
+        db=db,
+        answerer=answerer,
+        max_message_chars=settings.max_message_chars,
+        owner=owner,
+        artifacts=artifacts,
+    )
+
+
+ChatServiceDep = Annotated[ChatService, Depends(get_chat_service)]
+
+
+async def get_example_service(db: StateSessionDep, answerer: AnswererDep) -> ExampleService:
+    return ExampleService(db=db, runner=answerer.runner, library=answerer.examples)
+
+
+ExampleServiceDep = Annotated[ExampleService, Depends(get_example_service)]
+
+
+async def get_chat_stream(settings: SettingsDep, request: Request, owner: OwnerDep) -> ChatStream:
+    state = _state(request)
+    return ChatStream(
+        sessions=state["state_sessions"],
+        answerer=state["answerer"],
+        max_message_chars=settings.max_message_chars,
+        owner=owner,
+        artifacts=state["artifact_jobs"],
+        keepalive_s=settings.stream_keepalive_s,
+    )
+
+
+ChatStreamDep = Annotated[ChatStream, Depends(get_chat_stream)]
+
+
+async def get_artifact_service(
+    db: StateSessionDep, jobs: ArtifactJobsDep, owner: OwnerDep
+) -> ArtifactService:
+    return ArtifactService(db=db, store=jobs.store, owner=owner)
+
+
+ArtifactServiceDep = Annotated[ArtifactService, Depends(get_artifact_service)]

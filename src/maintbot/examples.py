@@ -53,9 +53,9 @@ class ExampleService:
             raise NotFound(NO_SUCH_EXAMPLE)
         self.library.invalidate()
 
-    async def feedback(self, *, message_id: str, feedback: FeedbackCreate) -> FeedbackOut:
+    async def feedback(self, *, message_id: str, feedback: FeedbackCreate, owner: str | None) -> FeedbackOut:
         """Store the rating; promote the question with the answer's (or the corrected) SQL if asked."""
-        found = await repository.answer_message(db=self.db, message_id=message_id)
+        found = await repository.answer_message(db=self.db, message_id=message_id, owner=owner)
         if found is None:
             raise NotFound(NO_SUCH_ANSWER)
         reply, question = found

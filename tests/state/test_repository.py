@@ -34,15 +34,15 @@ def answer_in(session_id: str, *, intent: Intent = Intent.DATA) -> ChatAnswer:
 
 async def store(db: AsyncSession, session_id: str, *, new: bool, context: dict[str, str] | None) -> None:
     await repository.add_exchange(
-        db=db, session_id=session_id, is_new_session=new, question="How many pumps?", asked_at=utc_now(),
-        answer=answer_in(session_id), attempted_sql=None, context=context,
+        db=db, session_id=session_id, owner=None, is_new_session=new, question="How many pumps?",
+        asked_at=utc_now(), answer=answer_in(session_id), attempted_sql=None, context=context,
     )  # fmt: skip
 
 
 async def test_an_answer_for_a_conversation_deleted_meanwhile_is_not_found(db: AsyncSession) -> None:
     session_id = new_session_id()
     await store(db, session_id, new=True, context={"query": "first"})
-    await repository.delete_session(db=db, session_id=session_id)
+    await repository.delete_session(db=db, session_id=session_id, owner=None)
 
     with pytest.raises(NotFound):
         await store(db, session_id, new=False, context={"query": "second"})

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from maintbot.deps import ExampleServiceDep
+from maintbot.deps import ExampleServiceDep, OwnerDep
 from maintbot.schemas import ErrorBody, ExampleCreate, ExampleOut, ExamplePage, FeedbackCreate, FeedbackOut
 
 router = APIRouter(prefix="/api/v1", tags=["examples and feedback"])
@@ -57,8 +57,8 @@ async def delete_example(example_id: str, examples: ExampleServiceDep) -> Respon
     },
 )
 async def give_feedback(
-    message_id: str, feedback: FeedbackCreate, examples: ExampleServiceDep
+    message_id: str, feedback: FeedbackCreate, examples: ExampleServiceDep, owner: OwnerDep
 ) -> FeedbackOut:
     """`message_id` is the answer's id. With `promote`, the question and the answer's SQL (or
     `corrected_sql`) become a verified example."""
-    return await examples.feedback(message_id=message_id, feedback=feedback)
+    return await examples.feedback(message_id=message_id, feedback=feedback, owner=owner)

@@ -15,7 +15,8 @@ from typing import Any, cast
 from sqlalchemy import Table, case, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from maintbot.state.models import Artifact, ArtifactStatus, ChatMessage, utc_now
+from maintbot.state.models import Artifact, ArtifactStatus, ChatMessage, ChatSession, utc_now
+from maintbot.state.repository import owned_by
 
 _ARTIFACTS = cast(Table, Artifact.__table__)
 # Charts first, then the exports, as an answer lists them.
@@ -39,9 +40,13 @@ async def add_artifacts(*, db: AsyncSession, records: Sequence[dict[str, Any]]) 
         await connection.execute(insert(_ARTIFACTS), list(records))
 
 
-async def get_artifact(*, db: AsyncSession, artifact_id: str) -> Artifact | None:
-    """The artifact with this id, or None."""
-    return await db.get(Artifact, artifact_id)
+async def get_artifact(*, db: AsyncSession, artifact_id: str, owner: str | None) -> Artifact | None:
+    """The artifact with this id in one of this caller's conversations, or None."""
+    return await db.scalar(
+        select(Artifact)
+        .join(ChatSession, ChatSession.id == Artifact.session_id)
+        .where(Artifact.id == artifact_id, owned_by(owner))
+    )
 
 
 async def artifacts_by_message(*, db: AsyncSession, session_id: str) -> dict[str, list[Artifact]]:

@@ -37,6 +37,8 @@ class ArtifactService:
 
     db: AsyncSession
     store: ArtifactStore
+    # The caller: artifacts of other keys' conversations are unknown to it.
+    owner: str | None
 
     async def detail(self, *, artifact_id: str) -> ArtifactDetail:
         """The artifact's state; NotFound for an unknown (or malformed) id."""
@@ -65,7 +67,7 @@ class ArtifactService:
         # Only well-formed ids reach the database (and, through it, a path).
         artifact = None
         if is_artifact_id(artifact_id):
-            artifact = await repository.get_artifact(db=self.db, artifact_id=artifact_id)
+            artifact = await repository.get_artifact(db=self.db, artifact_id=artifact_id, owner=self.owner)
         if artifact is None:
             raise NotFound(NO_SUCH_ARTIFACT)
         return artifact

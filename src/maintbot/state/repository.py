@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, case, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Table, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from maintbot.errors import NO_SUCH_SESSION, NotFound
@@ -21,18 +21,24 @@ from maintbot.state.models import (
 )
 
 
-async def create_session(*, db: AsyncSession, language: str | None = None) -> ChatSession:
+def owned_by(owner: str | None) -> ColumnElement[bool]:
+    """Conversations this caller may see: its key's own, or (without keys) those no key owns."""
+    return ChatSession.owner.is_(None) if owner is None else ChatSession.owner == owner
+
+
+async def create_session(*, db: AsyncSession, owner: str | None, language: str | None = None) -> ChatSession:
     """Start an empty conversation."""
     now = utc_now()
-    chat_session = ChatSession(created_at=now, updated_at=now, language=language)
+    chat_session = ChatSession(created_at=now, updated_at=now, language=language, owner=owner)
     db.add(chat_session)
     await db.flush()
     return chat_session
 
 
-async def session_exists(*, db: AsyncSession, session_id: str) -> bool:
-    """Whether there is a conversation with this id (reads the key only)."""
-    return await db.scalar(select(ChatSession.id).where(ChatSession.id == session_id)) is not None
+async def session_exists(*, db: AsyncSession, session_id: str, owner: str | None) -> bool:
+    """Whether this caller has a conversation with this id (reads the key only)."""
+    statement = select(ChatSession.id).where(ChatSession.id == session_id, owned_by(owner))
+    return await db.scalar(statement) is not None
 
 
 async def last_context(*, db: AsyncSession, session_id: str) -> dict[str, Any] | None:
@@ -51,12 +57,14 @@ async def last_context(*, db: AsyncSession, session_id: str) -> dict[str, Any] |
     return await db.scalar(statement)
 
 
-async def get_session(*, db: AsyncSession, session_id: str) -> ChatSession | None:
-    """The conversation with this id, or None."""
-    return await db.get(ChatSession, session_id)
+async def get_session(*, db: AsyncSession, session_id: str, owner: str | None) -> ChatSession | None:
+    """This caller's conversation with this id, or None."""
+    return await db.scalar(select(ChatSession).where(ChatSession.id == session_id, owned_by(owner)))
 
 
-async def list_sessions(*, db: AsyncSession, limit: int, offset: int) -> list[tuple[ChatSession, int]]:
+async def list_sessions(
+    *, db: AsyncSession, owner: str | None, limit: int, offset: int
+) -> list[tuple[ChatSession, int]]:
     """Conversations, most recently active first, each with its number of messages."""
     counts = (
         select(ChatMessage.session_id, func.count().label("message_count"))
@@ -66,6 +74,7 @@ async def list_sessions(*, db: AsyncSession, limit: int, offset: int) -> list[tu
     statement = (
         select(ChatSession, func.coalesce(counts.c.message_count, 0))
         .outerjoin(counts, counts.c.session_id == ChatSession.id)
+        .where(owned_by(owner))
         .order_by(ChatSession.updated_at.desc(), ChatSession.id)
         .limit(limit)
         .offset(offset)
@@ -74,15 +83,16 @@ async def list_sessions(*, db: AsyncSession, limit: int, offset: int) -> list[tu
     return [(chat_session, int(count)) for chat_session, count in rows]
 
 
-async def count_sessions(*, db: AsyncSession) -> int:
-    """How many conversations there are."""
-    return int(await db.scalar(select(func.count()).select_from(ChatSession)) or 0)
+async def count_sessions(*, db: AsyncSession, owner: str | None) -> int:
+    """How many conversations this caller has."""
+    statement = select(func.count()).select_from(ChatSession).where(owned_by(owner))
+    return int(await db.scalar(statement) or 0)
 
 
-async def delete_session(*, db: AsyncSession, session_id: str) -> bool:
-    """Delete a conversation and (by cascade) its messages; False when there was none."""
+async def delete_session(*, db: AsyncSession, session_id: str, owner: str | None) -> bool:
+    """Delete this caller's conversation and (by cascade) its messages; False when it has none such."""
     result = await db.execute(
-        delete(ChatSession).where(ChatSession.id == session_id).returning(ChatSession.id)
+        delete(ChatSession).where(ChatSession.id == session_id, owned_by(owner)).returning(ChatSession.id)
     )
     return result.scalar_one_or_none() is not None
 
@@ -102,6 +112,7 @@ async def add_exchange(
     *,
     db: AsyncSession,
     session_id: str,
+    owner: str | None,
     is_new_session: bool,
     question: str,
     asked_at: datetime,
@@ -126,7 +137,7 @@ async def add_exchange(
         # (404) instead of breaking the foreign key of the messages below.
         touched = await connection.execute(
             update(_SESSIONS)
-            .where(_SESSIONS.c.id == session_id)
+            .where(_SESSIONS.c.id == session_id, owned_by(owner))
             .values(
                 updated_at=answered_at,
                 language=answer.language,
@@ -144,6 +155,7 @@ async def add_exchange(
                 updated_at=answered_at,
                 title=title,
                 language=answer.language,
+                owner=owner,
             )
         )
     user = {"id": new_message_id(), "role": Role.USER, "content": question, "created_at": asked_at}
@@ -221,10 +233,14 @@ async def delete_example(*, db: AsyncSession, example_id: str) -> bool:
     return result.scalar_one_or_none() is not None
 
 
-async def answer_message(*, db: AsyncSession, message_id: str) -> tuple[ChatMessage, str | None] | None:
-    """An assistant message and the question it answered, or None when there is no such answer."""
+async def answer_message(
+    *, db: AsyncSession, message_id: str, owner: str | None
+) -> tuple[ChatMessage, str | None] | None:
+    """An assistant message of this caller's and the question it answered, or None when there is none."""
     reply = await db.scalar(
-        select(ChatMessage).where(ChatMessage.id == message_id, ChatMessage.role == Role.ASSISTANT)
+        select(ChatMessage)
+        .join(ChatSession, ChatSession.id == ChatMessage.session_id)
+        .where(ChatMessage.id == message_id, ChatMessage.role == Role.ASSISTANT, owned_by(owner))
     )
     if reply is None:
         return None
