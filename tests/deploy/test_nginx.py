@@ -11,25 +11,34 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import httpx
 import pytest
-
-NGINX_CONF = Path(__file__).resolve().parents[2] / "nginx" / "nginx.conf"
-NGINX = shutil.which("nginx", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
-IN_CI = os.environ.get("CI") == "true"
-NO_NGINX = "nginx is not installed (apt-get install -y --no-install-recommends nginx)"
+from servers import (
+    IN_CI,
+    NGINX,
+    NGINX_CONF,
+    NO_NGINX,
+    Server,
+    accepts_connections,
+    free_port,
+    is_live,
+    nginx_binary,
+    nginx_command,
+    render_config,
+    running_api,
+    running_nginx,
+    service_environment,
+    start_on_free_port,
+    stop,
+)
 
 if NGINX is None and not IN_CI:
     pytest.skip(NO_NGINX, allow_module_level=True)
@@ -42,196 +51,32 @@ BURST_SIZE = 50
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-@dataclass(frozen=True)
-class Server:
-    url: str
-    log: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _nginx() -> str:
-    if NGINX is None:
-        pytest.fail(f"{NO_NGINX}; CI=true requires it")
-    return NGINX
-
-
 @pytest.fixture(autouse=True)
 def _requires_nginx() -> None:
     """In CI a missing nginx fails every test here, with the reason, instead of skipping them."""
-    _nginx()
-
-
-def render_config(*, prefix: Path, listen_port: int, api_port: int) -> Path:
-    """A copy of nginx/nginx.conf for this machine: every path under `prefix`, loopback addresses only.
-
-    Each rewritten line must be found exactly as often as expected, so a change to the production file
-    that the tests would silently stop covering fails here instead.
-    """
-    user_line = "user root;" if os.geteuid() == 0 else ""  # workers must reach the 0700 temp dir
-    rewrites = [
-        (r"^user\s+\S+;", user_line, 1),
-        (r"^pid\s+\S+;", f"pid {prefix}/nginx.pid;", 1),
-        (
-            r"^(\s*)(client_body|proxy|fastcgi|uwsgi|scgi)_temp_path\s+\S+;",
-            rf"\1\2_temp_path {prefix}/\2_temp;",
-            5,
-        ),
-        (r"^(\s*)listen\s+8080;", rf"\1listen 127.0.0.1:{listen_port};", 1),
-        (r"^(\s*)server\s+api:8000;", rf"\1server 127.0.0.1:{api_port};", 1),
-    ]
-    text = NGINX_CONF.read_text(encoding="utf-8")
-    for pattern, replacement, expected in rewrites:
-        text, count = re.subn(pattern, replacement, text, flags=re.MULTILINE)
-        assert count == expected, (
-            f"nginx.conf: expected {expected} line(s) matching {pattern!r}, found {count}"
-        )
-    # The image runs `nginx -g 'daemon off;'`, which fails if the file sets `daemon` too.
-    assert not re.search(r"^\s*daemon\s", text, flags=re.MULTILINE), "nginx.conf must not set `daemon`"
-    path = prefix / "nginx.conf"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def _nginx_command(prefix: Path, config: Path, *args: str) -> list[str]:
-    return [_nginx(), "-e", "stderr", "-p", str(prefix), "-c", str(config), *args]
-
-
-class _PortTaken(Exception):
-    """The free port found a moment ago was taken before the server could bind it."""
-
-
-def _start_on_free_port(
-    launch: Callable[[int], subprocess.Popen[bytes]],
-    *,
-    ready: Callable[[int], bool],
-    log: Path,
-    what: str,
-    timeout: float,
-) -> tuple[subprocess.Popen[bytes], int]:
-    """Launch a server on a free loopback port and wait until it answers; another port if that one
-    was taken meanwhile. The caller stops the returned process by its pid."""
-    for _ in range(3):
-        port = _free_port()
-        process = launch(port)
-        try:
-            _wait_until(partial(ready, port), process=process, timeout=timeout, what=what, log=log)
-        except _PortTaken:
-            continue
-        except BaseException:
-            _stop(process)
-            raise
-        return process, port
-    pytest.fail(f"{what}: three free ports in a row were taken before it could bind them")
-
-
-def _wait_until(
-    check: Callable[[], bool], *, process: subprocess.Popen[bytes], timeout: float, what: str, log: Path
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = log.read_text(errors="replace")
-            if "address already in use" in output.lower():
-                raise _PortTaken
-            pytest.fail(f"{what} exited with {process.returncode}:\n{output[-3000:]}")
-        if check():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"{what} did not start within {timeout} s:\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def _accepts_connections(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _is_live(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health/live", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
-
-
-@contextmanager
-def running_nginx(prefix: Path, *, api_port: int) -> Iterator[Server]:
-    """nginx in the foreground on a free loopback port, proxying to `api_port`; stopped by its pid."""
-    prefix.mkdir(parents=True, exist_ok=True)
-    access_log, error_log = prefix / "access.log", prefix / "error.log"
-
-    def launch(port: int) -> subprocess.Popen[bytes]:
-        config = render_config(prefix=prefix, listen_port=port, api_port=api_port)
-        # The config logs access to /dev/stdout and errors to stderr, as in a container: files here.
-        with access_log.open("wb") as stdout, error_log.open("wb") as stderr:
-            return subprocess.Popen(
-                _nginx_command(prefix, config, "-g", "daemon off;"), stdout=stdout, stderr=stderr
-            )
-
-    process, port = _start_on_free_port(
-        launch, ready=_accepts_connections, log=error_log, what="nginx", timeout=10
-    )
-    try:
-        yield Server(url=f"http://127.0.0.1:{port}", log=access_log)
-    finally:
-        _stop(process)
+    nginx_binary()
 
 
 @pytest.fixture(scope="session")
 def api_server(demo_database: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`maintbot serve` on a free loopback port, on the shared demo DB; stopped by its pid afterwards."""
     home = tmp_path_factory.mktemp("nginx-api")
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("MAINTBOT_", "OPENAI_"))}
-    environment |= {
-        "MAINTBOT_DATABASE_URL": str(demo_database),
-        "MAINTBOT_DATA_DIR": str(home / "data"),
-        "MAINTBOT_ENGINE": "local",
-        "MAINTBOT_LOG_FORMAT": "json",
+    environment = service_environment(
+        MAINTBOT_DATABASE_URL=str(demo_database),
+        MAINTBOT_DATA_DIR=str(home / "data"),
+        MAINTBOT_ENGINE="local",
+        MAINTBOT_LOG_FORMAT="json",
         # Any 429 in these tests must be nginx's, never the API's own per-client limit.
-        "MAINTBOT_RATE_LIMIT": "100000/minute",
-        "PYTHONUNBUFFERED": "1",
-    }
-    maintbot = str(Path(sys.executable).parent / "maintbot")
-    log = home / "api.log"
-
-    def launch(port: int) -> subprocess.Popen[bytes]:
-        command = [maintbot, "serve", "--host", "127.0.0.1", "--port", str(port)]
-        with log.open("wb") as output:
-            return subprocess.Popen(command, env=environment, stdout=output, stderr=subprocess.STDOUT)
-
-    process, port = _start_on_free_port(
-        launch,
-        ready=lambda port: _is_live(f"http://127.0.0.1:{port}"),
-        log=log,
-        what="maintbot serve",
-        timeout=60,
+        MAINTBOT_RATE_LIMIT="100000/minute",
     )
-    try:
-        yield Server(url=f"http://127.0.0.1:{port}", log=log)
-    finally:
-        _stop(process)
+    with running_api(home / "api.log", environment) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def nginx_server(api_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = int(api_server.url.rsplit(":", 1)[1])
-    with running_nginx(tmp_path_factory.mktemp("nginx"), api_port=port) as server:
+    with running_nginx(tmp_path_factory.mktemp("nginx"), api_ports=[port]) as server:
         yield server
 
 
@@ -260,10 +105,10 @@ def assert_json_error(response: httpx.Response, *, status: int, error: str) -> N
 
 
 def test_config_passes_nginx_check(tmp_path: Path) -> None:
-    config = render_config(prefix=tmp_path, listen_port=_free_port(), api_port=_free_port())
+    config = render_config(prefix=tmp_path, listen_port=free_port(), api_ports=[free_port()])
 
     checked = subprocess.run(
-        _nginx_command(tmp_path, config, "-t"), capture_output=True, text=True, timeout=30
+        nginx_command(tmp_path, config, "-t"), capture_output=True, text=True, timeout=30
     )
 
     assert checked.returncode == 0, checked.stderr
@@ -460,7 +305,7 @@ async def test_server_sent_events_are_not_buffered(nginx_server: Server, api_ser
 
 
 async def test_an_unreachable_api_gets_a_json_503(tmp_path: Path) -> None:
-    with running_nginx(tmp_path, api_port=_free_port()) as nginx:
+    with running_nginx(tmp_path, api_ports=[free_port()]) as nginx:
         async with httpx.AsyncClient(base_url=nginx.url, timeout=30) as client:
             response = await client.post("/api/v1/chat", json={"message": DATA_QUESTION})
 
@@ -536,8 +381,8 @@ def llm_api_server(demo_database: Path, tmp_path_factory: pytest.TempPathFactory
         with llm_log.open("wb") as output:
             return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
 
-    llm, llm_port = _start_on_free_port(
-        launch_llm, ready=_accepts_connections, log=llm_log, what="scripted LLM", timeout=60
+    llm, llm_port = start_on_free_port(
+        launch_llm, ready=accepts_connections, log=llm_log, what="scripted LLM", timeout=60
     )
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("MAINTBOT_", "OPENAI_"))}
     environment |= {
@@ -558,9 +403,9 @@ def llm_api_server(demo_database: Path, tmp_path_factory: pytest.TempPathFactory
             )
 
     try:
-        process, port = _start_on_free_port(
+        process, port = start_on_free_port(
             launch,
-            ready=lambda port: _is_live(f"http://127.0.0.1:{port}"),
+            ready=lambda port: is_live(f"http://127.0.0.1:{port}"),
             log=log,
             what="maintbot",
             timeout=60,
@@ -568,16 +413,16 @@ def llm_api_server(demo_database: Path, tmp_path_factory: pytest.TempPathFactory
         try:
             yield Server(url=f"http://127.0.0.1:{port}", log=log)
         finally:
-            _stop(process)
+            stop(process)
     finally:
-        _stop(llm)
+        stop(llm)
 
 
 async def test_a_streamed_llm_answer_arrives_through_nginx_as_it_is_made(
     llm_api_server: Server, tmp_path: Path
 ) -> None:
     port = int(llm_api_server.url.rsplit(":", 1)[1])
-    with running_nginx(tmp_path / "nginx", api_port=port) as proxy:
+    with running_nginx(tmp_path / "nginx", api_ports=[port]) as proxy:
         arrivals: list[tuple[float, str]] = []
         started = time.monotonic()
         async with (
