@@ -8,15 +8,18 @@ import anyio
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from maintbot.sql.executor import sqlite_file_of
-from maintbot.state.models import StateBase
+from maintbot.state.schema import upgrade_state_database
 
 
-async def open_state_database(url: str) -> AsyncEngine:
-    """Connect to the state DB and create its tables if they are missing.
+async def open_state_database(url: str, *, timeout_s: float | None = None) -> AsyncEngine:
+    """Connect to the state DB and bring its schema to the newest revision (see `maintbot.state.schema`).
 
-    A SQLite file gets its folder created first, so that a fresh `data_dir` works.
+    A SQLite file gets its folder created first, so that a fresh `data_dir` works. On PostgreSQL,
+    `timeout_s` bounds connecting, waiting for a pooled connection and each statement: a server that stops
+    answering costs a request that long (then a 503), not forever. Migrations run without that bound.
     """
     is_sqlite = make_url(url).get_backend_name() == "sqlite"
     database_file = sqlite_file_of(url)
@@ -27,6 +30,13 @@ async def open_state_database(url: str) -> AsyncEngine:
         # of colliding on SQLite's write lock, whose busy handler sleeps up to 100 ms between retries and
         # made tail latencies of whole seconds under load. Sessions hold it only for short transactions.
         engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
+    elif timeout_s is not None:
+        engine = create_async_engine(
+            url,
+            pool_pre_ping=True,
+            pool_timeout=timeout_s,
+            connect_args={"timeout": timeout_s, "command_timeout": timeout_s},
+        )
     else:
         engine = create_async_engine(url, pool_pre_ping=True)
     if is_sqlite:
@@ -35,8 +45,16 @@ async def open_state_database(url: str) -> AsyncEngine:
         # here rather than on each new connection, where switching needs a lock other requests hold.
         async with engine.connect() as connection:
             await connection.exec_driver_sql("PRAGMA journal_mode=WAL")
-    async with engine.begin() as connection:
-        await connection.run_sync(StateBase.metadata.create_all)
+    # A migration may rewrite a large table: on PostgreSQL it gets a connection of its own, with no timeout.
+    migrator = engine if is_sqlite or timeout_s is None else create_async_engine(url, poolclass=NullPool)
+    try:
+        await upgrade_state_database(migrator)
+    except BaseException:
+        await engine.dispose()
+        raise
+    finally:
+        if migrator is not engine:
+            await migrator.dispose()
     return engine
 
 

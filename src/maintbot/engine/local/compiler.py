@@ -74,11 +74,13 @@ class QueryCompiler:
         if measure is None:
             return [*group, Column("COUNT(*)", count_alias(subject.key), fact)], group
         agg = query.agg if (query.agg and not measure.fixed_agg) else measure.agg
-        values = [Column(f"{agg.upper()}({measure.value_sql})", measure_alias(measure, agg), fact)]
+        values = [Column(self.dialect.aggregate(agg, measure.value_sql), measure_alias(measure, agg), fact)]
         for key in query.also:
             extra = self.domain.measure(key)
             values.append(
-                Column(f"{extra.agg.upper()}({extra.value_sql})", measure_alias(extra, extra.agg), fact)
+                Column(
+                    self.dialect.aggregate(extra.agg, extra.value_sql), measure_alias(extra, extra.agg), fact
+                )
             )
         return [*group, *values], group
 

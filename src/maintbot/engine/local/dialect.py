@@ -50,6 +50,13 @@ class SqlDialect:
             modifiers.append(f"'{count:+d} {name}'")
         return f"date({', '.join(modifiers)})"
 
+    def aggregate(self, agg: str, value_sql: str) -> str:
+        """`SUM(…)`, `AVG(…)`, …; PostgreSQL sums in double precision: its REAL is a 4-byte float (SQLite's
+        is 8 bytes), and a total of thousands of costs summed in it loses the cents."""
+        if agg == "sum" and self.name != "sqlite":
+            value_sql = f"CAST({value_sql} AS DOUBLE PRECISION)"
+        return f"{agg.upper()}({value_sql})"
+
     def month_label(self, column: str) -> str:
         return f"strftime('%Y-%m', {column})" if self.name == "sqlite" else f"to_char({column}, 'YYYY-MM')"
 
