@@ -43,10 +43,15 @@ async def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def make_settings(tmp_path: Path, demo_database: Path) -> SettingsFactory:
-    """Settings on this test's temporary folders (state DB, artifacts), reading the shared demo DB."""
+    """Settings on this test's temporary folders (state DB, artifacts), reading the shared demo DB, with no
+    rate limit in the way of tests that poll (tests of the limit set their own)."""
 
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"data_dir": tmp_path / "data", "database_url": str(demo_database)}
+        values: dict[str, Any] = {
+            "data_dir": tmp_path / "data",
+            "database_url": str(demo_database),
+            "rate_limit": "100000/minute",
+        }
         return load_settings(**(values | overrides))
 
     return make

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from cachetools import TTLCache
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from maintbot.engine.base import Engine, Intent, Language, StageDone, Understanding, rows_found
@@ -31,8 +31,10 @@ from maintbot.engine.llm.steps.answer import NO_ROWS
 from maintbot.engine.llm.steps.translate import guess_language
 from maintbot.engine.local.wording import number
 from maintbot.errors import DependencyUnavailable, QueryFailed, QueryTimeout, UnsafeSql
-from maintbot.metrics import ENGINE_CHOICES, count_cache
+from maintbot.metrics import ENGINE_CHOICES
 from maintbot.settings import EngineMode
+from maintbot.shared_cache import SharedCache
+from maintbot.shared_redis import SharedRedis
 from maintbot.sql.runner import QueryRunner
 from maintbot.sql.types import QueryResult
 from maintbot.state import repository
@@ -110,18 +112,74 @@ class ExampleLibrary:
 
 
 class AnswerCache:
-    """Answers by question, context and data version, in this process (cachetools, LRU with a TTL)."""
+    """Answers by question, context and data version: in this process, and with Redis in every replica."""
 
-    def __init__(self, *, size: int, ttl_s: float) -> None:
-        self._entries: TTLCache[str, Outcome] = TTLCache(maxsize=size, ttl=ttl_s)
+    def __init__(self, *, size: int, ttl_s: float, redis: SharedRedis | None = None) -> None:
+        self._entries: SharedCache[Outcome] = SharedCache(
+            name="answer", size=size, ttl_s=ttl_s, redis=redis, encode=_encode_answer, decode=_decode_answer
+        )
 
     async def get(self, key: str) -> Outcome | None:
-        hit = self._entries.get(key)
-        count_cache("answer", hit=hit is not None)
-        return hit
+        return await self._entries.get(key)
 
     async def put(self, key: str, outcome: Outcome) -> None:
-        self._entries[key] = outcome
+        await self._entries.put(key, outcome)
+
+
+class _StoredAnswer(BaseModel):
+    """An answer as the shared cache holds it in Redis (JSON). Only answers without a failure are cached;
+    timings and `cached` belong to the request that reads it."""
+
+    intent: Intent
+    language: Language
+    text: str
+    engine: str
+    sql: str | None = None
+    columns: list[str] | None = None
+    rows: list[list[Any]] | None = None
+    truncated: bool = False
+    query_ms: float = 0.0
+    context: dict[str, Any] | None = None
+    degraded: bool = False
+
+
+def _encode_answer(outcome: Outcome) -> bytes:
+    if outcome.failure is not None:
+        raise ValueError("an answer whose query failed is not cached")
+    result = outcome.result
+    stored = _StoredAnswer(
+        intent=outcome.intent,
+        language=outcome.language,
+        text=outcome.text,
+        engine=outcome.engine,
+        sql=outcome.sql,
+        columns=result.columns if result is not None else None,
+        rows=result.rows if result is not None else None,
+        truncated=result.truncated if result is not None else False,
+        query_ms=result.duration_ms if result is not None else 0.0,
+        context=outcome.context,
+        degraded=outcome.degraded,
+    )
+    return stored.model_dump_json().encode()
+
+
+def _decode_answer(data: bytes) -> Outcome:
+    stored = _StoredAnswer.model_validate_json(data)
+    result = None
+    if stored.columns is not None and stored.rows is not None:
+        result = QueryResult(
+            columns=stored.columns, rows=stored.rows, truncated=stored.truncated, duration_ms=stored.query_ms
+        )
+    return Outcome(
+        intent=stored.intent,
+        language=stored.language,
+        text=stored.text,
+        engine=stored.engine,
+        sql=stored.sql,
+        result=result,
+        context=stored.context,
+        degraded=stored.degraded,
+    )
 
 
 @dataclass(frozen=True, slots=True)

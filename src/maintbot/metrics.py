@@ -109,6 +109,25 @@ CACHE_HITS = Counter("maintbot_cache_hits_total", "Cache lookups that found a va
 CACHE_MISSES = Counter(
     "maintbot_cache_misses_total", "Cache lookups that found nothing, by cache.", ["cache"]
 )
+# Redis (MAINTBOT_REDIS_URL). `operation` is one of a fixed set (ping, answer_get, llm_completion_put,
+# rate_limit, ...), never a key.
+REDIS_ERRORS = Counter(
+    "maintbot_redis_errors_total",
+    "Redis calls that failed or timed out, by operation; the service went on without Redis.",
+    ["operation"],
+)
+REDIS_AVAILABLE = Gauge(
+    "maintbot_redis_available",
+    "1 while Redis answers; 0 while it is down (caches and rate limits are then in-process) or not "
+    "configured.",
+    multiprocess_mode="livemin",
+)
+RATE_LIMITED = Counter(
+    "maintbot_rate_limited_requests_total",
+    "API requests refused with 429 because their client was over MAINTBOT_RATE_LIMIT, by how the client "
+    "was known (api_key, address).",
+    ["client"],
+)
 ACTIVE_SESSION_WINDOW_SECONDS = 15 * 60
 ACTIVE_SESSIONS = Gauge(
     "maintbot_active_sessions",
@@ -200,6 +219,21 @@ def observe_answer(
 def count_cache(cache: str, hit: bool) -> None:
     """Count one lookup in the named cache (`answer`, `understanding`, ...: a fixed set, never a key)."""
     (CACHE_HITS if hit else CACHE_MISSES).labels(cache=cache).inc()
+
+
+def set_redis_available(available: bool) -> None:
+    """Whether this process reaches Redis right now."""
+    REDIS_AVAILABLE.set(1 if available else 0)
+
+
+def count_redis_error(operation: str) -> None:
+    """Count one failed Redis call (`operation`: a fixed name, never a key)."""
+    REDIS_ERRORS.labels(operation=operation).inc()
+
+
+def count_rate_limited(client: str) -> None:
+    """Count one request refused for its client's rate limit (`client`: `api_key` or `address`)."""
+    RATE_LIMITED.labels(client=client).inc()
 
 
 def count_artifact(*, kind: str, status: str, render_seconds: float | None = None) -> None:

@@ -17,17 +17,21 @@ from maintbot.engine.llm.pipeline import LlmPipeline
 from maintbot.engine.llm.prompts import Example, PromptBook
 from maintbot.engine.local.engine import LocalEngine
 from maintbot.settings import EngineMode, Settings
+from maintbot.shared_redis import SharedRedis
 from maintbot.sql.runner import QueryRunner
 
 log = structlog.get_logger(__name__)
 
 
-async def build_answerer(*, settings: Settings, runner: QueryRunner, stack: AsyncExitStack) -> Answerer:
-    """The answerer for this process; the LLM client it may hold is closed when `stack` closes."""
+async def build_answerer(
+    *, settings: Settings, runner: QueryRunner, stack: AsyncExitStack, redis: SharedRedis | None = None
+) -> Answerer:
+    """The answerer for this process; the LLM client it may hold is closed when `stack` closes.
+    With `redis`, its caches (answers, LLM completions) are shared by every replica."""
     local = await LocalEngine.create(guard=runner.guard, executor=runner.executor)
     pipeline = None
     if settings.engine_mode is not EngineMode.LOCAL:
-        client = LlmClient.from_settings(settings)
+        client = LlmClient.from_settings(settings, redis=redis)
         stack.push_async_callback(client.close)
         pipeline = LlmPipeline(
             client=client,
@@ -41,7 +45,7 @@ async def build_answerer(*, settings: Settings, runner: QueryRunner, stack: Asyn
             "llm_pipeline_ready", model=settings.llm_model, base_url=settings.openai_base_url or "OpenAI"
         )
     cache = (
-        AnswerCache(size=settings.answer_cache_size, ttl_s=settings.answer_cache_ttl_s)
+        AnswerCache(size=settings.answer_cache_size, ttl_s=settings.answer_cache_ttl_s, redis=redis)
         if settings.answer_cache_size > 0
         else None
     )

@@ -19,11 +19,10 @@ from typing import Any, TypeVar
 
 import openai
 import structlog
-from cachetools import TTLCache
 from openai import AsyncOpenAI
 from openai.lib._pydantic import to_strict_json_schema
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.stop import stop_base
 from tenacity.wait import wait_random_exponential
@@ -33,9 +32,10 @@ from maintbot.metrics import (
     LLM_CALLS,
     LLM_RETRIES,
     LLM_TOKENS,
-    count_cache,
 )
 from maintbot.settings import Settings
+from maintbot.shared_cache import SharedCache
+from maintbot.shared_redis import SharedRedis
 
 log = structlog.get_logger(__name__)
 
@@ -86,6 +86,10 @@ class _Completion:
     completion_tokens: int
 
 
+# Completions cross Redis (the shared cache) as JSON.
+_COMPLETION_JSON = TypeAdapter(_Completion)
+
+
 class LlmClient:
     """The pipeline's only way to the model: one `AsyncOpenAI` client built in the lifespan."""
 
@@ -98,18 +102,30 @@ class LlmClient:
         max_retries: int,
         cache_size: int,
         cache_ttl_s: float,
+        redis: SharedRedis | None = None,
     ) -> None:
         self._client = client
         self.model = model
         self._call_timeout_s = call_timeout_s
         self._max_retries = max_retries
-        self._cache: TTLCache[str, _Completion] | None = (
-            TTLCache(maxsize=cache_size, ttl=cache_ttl_s) if cache_size > 0 else None
+        # With Redis, a completion one replica paid for answers the same prompt on every replica.
+        self._cache: SharedCache[_Completion] | None = (
+            SharedCache(
+                name="llm_completion",
+                size=cache_size,
+                ttl_s=cache_ttl_s,
+                redis=redis,
+                encode=_COMPLETION_JSON.dump_json,
+                decode=_COMPLETION_JSON.validate_json,
+            )
+            if cache_size > 0
+            else None
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LlmClient:
-        """The client for the configured endpoint; the SDK's own retries are off (tenacity retries)."""
+    def from_settings(cls, settings: Settings, *, redis: SharedRedis | None = None) -> LlmClient:
+        """The client for the configured endpoint; the SDK's own retries are off (tenacity retries).
+        With `redis`, its completion cache is shared by every replica."""
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         client = AsyncOpenAI(
             api_key=key, base_url=settings.openai_base_url, timeout=settings.llm_timeout_s, max_retries=0
@@ -121,6 +137,7 @@ class LlmClient:
             max_retries=settings.llm_max_retries,
             cache_size=settings.llm_cache_size,
             cache_ttl_s=settings.llm_cache_ttl_s,
+            redis=redis,
         )
 
     async def close(self) -> None:
@@ -140,7 +157,7 @@ class LlmClient:
         """
         key = _prompt_key(self.model, step, messages, output.__name__)
         began = time.perf_counter()
-        cached = self._cached(key, step)
+        cached = await self._cached(key, step)
         attempts = 0
         if cached is None:
             body = self._body(messages, response_format=response_format_of(output))
@@ -157,11 +174,11 @@ class LlmClient:
                 # The SDK validates the reply against `output` as it parses it.
                 LLM_CALLS.labels(step=step, model=self.model, outcome="bad_output").inc()
                 raise LlmBadOutput(f"{step}: the model's reply is not a valid {output.__name__}") from error
-            self._remember(key, cached)
+            await self._remember(key, cached)
         try:
             parsed = output.model_validate_json(cached.content)
         except ValidationError as error:
-            self._forget(key)
+            await self._forget(key)
             LLM_CALLS.labels(step=step, model=self.model, outcome="bad_output").inc()
             raise LlmBadOutput(f"{step}: the model's reply is not a valid {output.__name__}") from error
         return parsed, self._call(step, began, cached, attempts)
@@ -175,7 +192,7 @@ class LlmClient:
         """
         key = _prompt_key(self.model, step, messages, "prose")
         began = time.perf_counter()
-        cached = self._cached(key, step)
+        cached = await self._cached(key, step)
         if cached is not None:
             yield cached.content, self._call(step, began, cached, 0)
             return
@@ -211,7 +228,7 @@ class LlmClient:
             LLM_CALLS.labels(step=step, model=self.model, outcome="error").inc()
             raise LlmUnavailable(f"{step}: the stream broke off") from error
         whole = _Completion("".join(pieces), prompt_tokens, completion_tokens)
-        self._remember(key, whole)
+        await self._remember(key, whole)
         yield "", self._call(step, began, whole, attempts)
 
     async def _with_retries(
@@ -251,20 +268,18 @@ class LlmClient:
             wait_s=state.upcoming_sleep,
         )
 
-    def _cached(self, key: str, step: str) -> _Completion | None:
+    async def _cached(self, key: str, step: str) -> _Completion | None:
         if self._cache is None:
             return None
-        hit = self._cache.get(key)
-        count_cache("llm_completion", hit=hit is not None)
-        return hit
+        return await self._cache.get(key)
 
-    def _remember(self, key: str, completion: _Completion) -> None:
+    async def _remember(self, key: str, completion: _Completion) -> None:
         if self._cache is not None:
-            self._cache[key] = completion
+            await self._cache.put(key, completion)
 
-    def _forget(self, key: str) -> None:
+    async def _forget(self, key: str) -> None:
         if self._cache is not None:
-            self._cache.pop(key, None)
+            await self._cache.forget(key)
 
     def _call(
         self, step: str, began: float, completion: _Completion, attempts: int, *, record: bool = True
