@@ -21,7 +21,11 @@ QuestionText = Annotated[
 class ChatRequest(BaseModel):
     """One question, in a new conversation or in an existing one."""
 
-    message: QuestionText = Field(description="The question, in English or Spanish.")
+    message: QuestionText = Field(
+        # The service's own limit (`max_message_chars`, 2000 by default) is at most this.
+        max_length=10_000,
+        description="The question, in English or Spanish (at most 2,000 characters unless configured).",
+    )
     session_id: str | None = Field(
         default=None,
         max_length=64,

@@ -86,6 +86,14 @@ async def test_a_page_size_out_of_range_is_422(client: httpx.AsyncClient) -> Non
     assert "'limit'" in response.json()["detail"]
 
 
+async def test_an_offset_past_any_database_integer_is_422(client: httpx.AsyncClient) -> None:
+    # Found by tests/fuzz: SQLite cannot bind it, which was a 500.
+    response = await client.get("/api/v1/sessions", params={"offset": 10**20})
+
+    assert response.status_code == 422
+    assert "'offset'" in response.json()["detail"]
+
+
 async def test_an_unknown_session_is_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/v1/sessions/unknown")
 

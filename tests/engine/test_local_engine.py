@@ -156,6 +156,16 @@ async def test_top_n_orders_by_the_measure_and_cuts_at_n(engine: LocalEngine) ->
     assert sql.endswith("LIMIT 7")
 
 
+@pytest.mark.parametrize("count", ["9" * 5000, "0" * 9999, "፩", "²"])
+async def test_numbers_that_are_not_plain_counts_do_not_break_the_parser(
+    engine: LocalEngine, count: str
+) -> None:
+    # Found by tests/fuzz: int() refuses digit strings past 4,300 characters and non-decimal "digits".
+    understanding = await ask(engine, f"top {count} pumps by downtime")
+
+    assert understanding.intent in set(Intent)
+
+
 async def test_which_with_most_ranks_a_single_winner(engine: LocalEngine) -> None:
     sql = one_line((await ask(engine, "Which site has the most open work orders?")).sql)
     assert "GROUP BY s.name" in sql

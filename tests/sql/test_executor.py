@@ -471,6 +471,34 @@ async def test_pg_concurrent_queries_all_succeed(pg_executor: ReadOnlyExecutor, 
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT CAST('10000-01-01' AS DATE)",
+        "SELECT CAST('24:00:00' AS TIME)",
+        "SELECT CAST('4713-01-01 BC' AS DATE)",
+    ],
+)
+async def test_pg_values_python_cannot_hold_are_a_clean_refusal(
+    pg_executor: ReadOnlyExecutor, pg_guard: SqlGuard, sql: str
+) -> None:
+    # Found while fuzzing: asyncpg's ValueError or OverflowError escaped the executor (a 500).
+    with pytest.raises(QueryFailed, match="out of range"):
+        await pg_executor.run(pg_guard.check(sql))
+    assert (await pg_executor.run(pg_guard.check("SELECT 1 AS one"))).rows == [[1]]
+
+
+@pytest.mark.postgres
+async def test_pg_decimals_past_a_float_are_null_not_infinity(
+    pg_executor: ReadOnlyExecutor, pg_guard: SqlGuard
+) -> None:
+    result = await pg_executor.run(
+        pg_guard.check("SELECT CAST('1e300' AS DECIMAL) * CAST('1e300' AS DECIMAL)")
+    )
+    assert result.rows == [[None]]  # JSON has no infinity
+
+
+@pytest.mark.postgres
 async def test_pg_ping_answers(pg_executor: ReadOnlyExecutor) -> None:
     await pg_executor.ping()
 

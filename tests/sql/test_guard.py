@@ -462,6 +462,34 @@ def test_comments_never_reach_the_database() -> None:
     assert "DROP" not in guarded.sql
 
 
+@pytest.mark.parametrize(
+    ("dialect", "sql"),
+    [
+        ("postgres", "FROM WITH c AS (SELECT tag FROM equipment) SELECT * FROM c"),
+        ("sqlite", "FROM SELECT tag FROM equipment LIMIT 3"),
+        ("sqlite", "FROM SELECT tag FROM equipment UNION SELECT name FROM sites"),
+        ("postgres", "SELECT s.id FROM sites AS s JOIN SELECT site_id FROM equipment ON TRUE"),
+    ],
+)
+def test_a_query_read_from_must_be_in_parentheses(dialect: Dialect, sql: str) -> None:
+    # Found by tests/sql/test_guard_fuzz.py: sqlglot reads "FROM SELECT …" but renders "SELECT * FROM
+    # SELECT …", whose outer LIMIT (the row cap) a database would read as the inner query's.
+    with pytest.raises(UnsafeSql, match="parentheses"):
+        _guard(dialect).check(sql)
+    assert _guard(dialect).check("FROM (SELECT tag FROM equipment) AS e").sql.endswith(f"LIMIT {ROW_CAP + 1}")
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
+@pytest.mark.parametrize(
+    "sql", ["SELECT", "SELECT FROM sites", "SELECT 1 UNION SELECT", "WITH c AS (SELECT) SELECT 1"]
+)
+def test_a_select_without_columns_is_refused(dialect: Dialect, sql: str) -> None:
+    # Found by tests/sql/test_guard_fuzz.py: "SELECT" was rendered "SELECT LIMIT 51", which sqlglot itself
+    # cannot read back.
+    with pytest.raises(UnsafeSql, match="columns"):
+        _guard(dialect).check(sql)
+
+
 def test_refusal_names_the_problem() -> None:
     guard = _guard("sqlite")
     with pytest.raises(UnsafeSql, match="unknown table: customers"):

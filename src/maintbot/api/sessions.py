@@ -24,7 +24,7 @@ async def create_session(chat: ChatServiceDep) -> SessionSummary:
 async def list_sessions(
     chat: ChatServiceDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> SessionPage:
     """Conversations, the most recently active first."""
     return await chat.list_sessions(limit=limit, offset=offset)

@@ -193,6 +193,11 @@ class ReadOnlyExecutor:
             raise _query_failed(error) from None
         except TimeoutError:
             raise self._timeout() from None
+        except (ValueError, OverflowError) as error:
+            # asyncpg could not turn a value into Python (a date past year 9999, a time of 24:00).
+            raise QueryFailed(
+                f"the result holds a value out of range: {str(error)[:_MAX_ERROR_CHARS]}"
+            ) from None
         # Closing the connection (in `_connection`) rolls the read-only transaction back.
         return self._fetch(result)
 
@@ -434,7 +439,8 @@ def _json_ready(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Decimal):
-        return float(value) if value.is_finite() else None
+        # A finite decimal past a float's range becomes infinity, which JSON cannot carry either.
+        return _json_ready(float(value)) if value.is_finite() else None
     if isinstance(value, datetime | date | time_of_day):
         return value.isoformat()
     if isinstance(value, timedelta):

@@ -281,6 +281,13 @@ def _check_constructs(tree: exp.Expr) -> None:
             _check_function(node)
         elif isinstance(node, exp.Var) and not isinstance(node.parent, _VAR_PARENTS):
             raise UnsafeSql(f"unexpected keyword: {node.name}")
+        elif isinstance(node, exp.Select) and not node.expressions:
+            # "SELECT FROM t" returns rows of no columns (PostgreSQL) or does not parse (SQLite, sqlglot).
+            raise UnsafeSql("a SELECT must name the columns it returns")
+        elif isinstance(node, exp.From | exp.Join) and isinstance(node.this, _READ_ONLY_ROOTS):
+            # sqlglot reads "FROM SELECT …" (FROM-first syntax) but renders it as "SELECT * FROM SELECT …",
+            # which is not the statement it checked: a query read from must be in parentheses.
+            raise UnsafeSql("a query in FROM or JOIN must be in parentheses")
         elif isinstance(node, exp.DataType) and node.this not in _CAST_TYPES:
             raise UnsafeSql(f"casting to {node.sql()} is not allowed")
 

@@ -79,8 +79,10 @@ _NUMBER_WORDS = {
 def _as_number(word: str) -> int | None:
     """A count written in digits or words ("top three", "los dos equipos"); "one"/"uno" are left out
     because they are more often pronouns ("which one") than counts."""
-    if word.isdigit():
-        return int(word) if 0 < int(word) <= 1000 else None
+    # Decimal digits only: int() refuses other "digits" ("፩", "²"), and digit strings past 4,300 characters.
+    if word.isdecimal():
+        digits = word.lstrip("0")
+        return int(digits) if 0 < len(digits) <= 4 and int(digits) <= 1000 else None
     return _NUMBER_WORDS.get(word)
 
 
