@@ -16,15 +16,17 @@ from fastapi_offline import FastAPIOffline
 
 from maintbot import __version__
 from maintbot.api import artifacts, chat, examples, health, metrics, sessions
-from maintbot.api.errors import install_error_handlers
+from maintbot.api.errors import API_ERROR_RESPONSES, install_error_handlers
 from maintbot.api.web import install_web_page
 from maintbot.artifacts.jobs import open_artifact_jobs
 from maintbot.cmms.demo_data import ensure_demo_database
-from maintbot.deps import State, require_api_key
+from maintbot.deps import State, enforce_rate_limit, require_api_key
 from maintbot.engine.factory import build_answerer
 from maintbot.logging import RequestIdMiddleware, configure_logging
 from maintbot.metrics import HttpMetricsMiddleware
+from maintbot.rate_limit import RateLimiter
 from maintbot.settings import Settings, load_settings
+from maintbot.shared_redis import open_shared_redis
 from maintbot.sql.maintenance import open_maintenance_database
 from maintbot.sql.runner import QueryRunner
 from maintbot.state.database import make_sessionmaker, open_state_database
@@ -59,11 +61,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     _add_middleware(app, settings)
-    api_auth = [Depends(require_api_key)]
-    app.include_router(chat.router, dependencies=api_auth)
-    app.include_router(sessions.router, dependencies=api_auth)
-    app.include_router(examples.router, dependencies=api_auth)
-    app.include_router(artifacts.router, dependencies=api_auth)
+    # The rate limit counts a client by its API key, so it runs after the key is checked.
+    api_auth = [Depends(require_api_key), Depends(enforce_rate_limit)]
+    api_errors = API_ERROR_RESPONSES
+    app.include_router(chat.router, dependencies=api_auth, responses=api_errors)
+    app.include_router(sessions.router, dependencies=api_auth, responses=api_errors)
+    app.include_router(examples.router, dependencies=api_auth, responses=api_errors)
+    app.include_router(artifacts.router, dependencies=api_auth, responses=api_errors)
     app.include_router(health.router)
     app.include_router(metrics.router)
     install_web_page(app)
@@ -78,7 +82,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],
-            expose_headers=["X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining"],
         )
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
@@ -94,7 +98,9 @@ async def open_resources(settings: Settings) -> AsyncIterator[State]:
             )
             if created:
                 log.info("demo_database_written", path=str(settings.demo_database_path))
-        state_engine = await open_state_database(settings.state_database_url)
+        state_engine = await open_state_database(
+            settings.state_database_url, timeout_s=settings.state_timeout_s
+        )
         stack.push_async_callback(state_engine.dispose)
         state_sessions = make_sessionmaker(state_engine)
         # Stopped before the state DB is disposed: renders in progress store their results first.
@@ -102,8 +108,10 @@ async def open_resources(settings: Settings) -> AsyncIterator[State]:
             open_artifact_jobs(settings=settings, sessions=state_sessions)
         )
         executor, guard = await stack.enter_async_context(open_maintenance_database(settings))
+        # Closed after everything that uses it (the LLM client, below), since the stack closes in reverse.
+        redis = await stack.enter_async_context(open_shared_redis(settings))
         answerer = await build_answerer(
-            settings=settings, runner=QueryRunner(guard=guard, executor=executor), stack=stack
+            settings=settings, runner=QueryRunner(guard=guard, executor=executor), stack=stack, redis=redis
         )
         log.info("maintbot_started", engine=answerer.mode.value, dialect=executor.dialect)
         # Everything built so far (modules, the domain, prompts, caches' skeletons) lives as long as the
@@ -118,4 +126,6 @@ async def open_resources(settings: Settings) -> AsyncIterator[State]:
             guard=guard,
             answerer=answerer,
             artifact_jobs=artifact_jobs,
+            redis=redis,
+            rate_limiter=RateLimiter.from_settings(settings, redis=redis),
         )

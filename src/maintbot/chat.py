@@ -217,6 +217,10 @@ class ChatService:
             log.warning(
                 "query_not_run", reason=outcome.failure.code, detail=outcome.failure.detail, sql=outcome.sql
             )
+            if isinstance(outcome.failure, QueryTimeout):
+                # Not an answer but the database running out of time: a 504 the client can act on (narrow
+                # the question, ask later), and nothing stored, since nothing was answered.
+                raise QueryTimeout(_not_run_sentence(outcome.failure, outcome.language))
             intent, text, result = Intent.ERROR, _not_run_sentence(outcome.failure, outcome.language), None
         elif intent is Intent.REFUSED and not outcome.text:
             text = REFUSED[outcome.language]

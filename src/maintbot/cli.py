@@ -1,9 +1,11 @@
-"""The `maintbot` command: serve the API, write the demo database, ask a question, measure accuracy."""
+"""The `maintbot` command: serve the API, write the demo database, ask a question, measure accuracy,
+migrate the state DB."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ import httpx
 import typer
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from maintbot.app import create_app
 from maintbot.cmms.demo_data import ensure_demo_database, write_demo_database
@@ -31,6 +34,8 @@ from maintbot.settings import Settings, SettingsError, load_settings
 from maintbot.sql.executor import sqlite_file_of
 from maintbot.sql.maintenance import open_maintenance_database
 from maintbot.sql.types import QueryResult
+from maintbot.state.database import open_state_database
+from maintbot.state.schema import head_revision, state_revision
 
 cli = typer.Typer(
     help="MaintBot: maintenance (CMMS) questions in English or Spanish, answered from the database.",
@@ -85,7 +90,10 @@ def _quiet(settings: Settings) -> Settings:
     # One-shot commands print their result on stdout; the service's info lines would only clutter it.
     # They print tables, not files: no chart or export, so no render processes to start and stop.
     no_artifacts = {"charts_enabled": False, "exports_enabled": False}
-    return settings.model_copy(update={"log_level": "WARNING", **no_artifacts})
+    # The in-process app has a single client, this command: a whole evaluation set must not hit the
+    # per-client API rate limit meant for the network.
+    no_limit = {"rate_limit": f"{10**9}/second"}
+    return settings.model_copy(update={"log_level": "WARNING", **no_artifacts, **no_limit})
 
 
 @cli.command()
@@ -108,6 +116,9 @@ def serve(
                 scale=settings.demo_scale,
             )
         )
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again once done; a graceful stop is a
+    # success, so that second SIGTERM ends the process with status 0 instead of being killed by it.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         "maintbot.app:create_app",
         factory=True,
@@ -115,7 +126,19 @@ def serve(
         port=port or settings.port,
         workers=workers or settings.workers,
         log_config=None,
+        # Behind nginx or an Ingress: the client's address (logs, per-client rate limits) is the one the
+        # trusted proxy forwarded in X-Forwarded-For, not the proxy's own.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # With --workers, the supervisor replaces a worker that has not reported within this time. Importing
+        # the app (matplotlib, sqlglot, alembic) takes a second or two, and over ten on a busy 2-core node;
+        # uvicorn's 5 s default then kills healthy workers as they start.
+        timeout_worker_healthcheck=60,
     )
+
+
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 @cli.command("demo-data")
@@ -297,3 +320,27 @@ def _sha256_of(path: Path) -> str:
         for block in iter(partial(stream.read, 1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@cli.command()
+def migrate(
+    url: Annotated[str | None, typer.Option(help="The state DB [default: MAINTBOT_STATE_URL].")] = None,
+    show: Annotated[bool, typer.Option("--show", help="Only print the revision; change nothing.")] = False,
+) -> None:
+    """Bring the state DB's schema to the newest revision, as the service does when it starts, and print
+    the revision: run it before a rollout so that new replicas start on a migrated database."""
+    settings = _load_settings(**({"state_url": url} if url else {}))
+    revision = _run(partial(_state_revision, settings.state_database_url, upgrade=not show))
+    head = head_revision()
+    if revision == head:
+        typer.echo(f"state DB at revision {revision} (head)")
+    else:
+        typer.echo(f"state DB at revision {revision or 'none'}; head is {head}: run `maintbot migrate`")
+
+
+async def _state_revision(url: str, *, upgrade: bool) -> str | None:
+    engine = await open_state_database(url) if upgrade else create_async_engine(url)
+    try:
+        return await state_revision(engine)
+    finally:
+        await engine.dispose()

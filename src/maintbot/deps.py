@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, TypedDict, cast
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Request, Response, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -16,7 +16,10 @@ from maintbot.auth import key_fingerprint, matching_key
 from maintbot.chat import ChatService, ChatStream
 from maintbot.errors import Unauthorized
 from maintbot.examples import ExampleService
+from maintbot.rate_limit import RateLimiter
+from maintbot.schemas import ARTIFACTS_PATH
 from maintbot.settings import Settings
+from maintbot.shared_redis import SharedRedis
 from maintbot.sql.executor import ReadOnlyExecutor
 from maintbot.sql.guard import SqlGuard
 
@@ -31,6 +34,8 @@ class State(TypedDict):
     guard: SqlGuard
     answerer: Answerer
     artifact_jobs: ArtifactJobs
+    redis: SharedRedis | None
+    rate_limiter: RateLimiter
 
 
 # Dependencies are `async def` although they do no I/O: FastAPI runs plain `def` ones in a thread pool,
@@ -117,6 +122,20 @@ async def require_api_key(
 # Resolved once per request (FastAPI caches a dependency within a request), so routes that declare it
 # after the router-level check get the same value without comparing keys again.
 OwnerDep = Annotated[str | None, Depends(require_api_key)]
+
+
+async def enforce_rate_limit(request: Request, response: Response, owner: OwnerDep) -> None:
+    """Count the request against its client's allowance (`MAINTBOT_RATE_LIMIT`); past it, a 429 with
+    `Retry-After`. It needs the caller's key, so it runs after `require_api_key` (and never for a 401).
+
+    Reading an artifact is not counted: a client waiting for a chart polls its state, which costs a row
+    lookup, and must not spend the allowance its next question needs (nginx's per-address flood guard
+    still bounds it)."""
+    if request.method == "GET" and request.url.path.startswith(ARTIFACTS_PATH + "/"):
+        return
+    address = request.client.host if request.client is not None else None
+    headers = await _state(request)["rate_limiter"].admit(owner=owner, address=address)
+    response.headers.update(headers)
 
 
 async def get_chat_service(

@@ -54,8 +54,15 @@ class RateLimited(MaintBotError):
 
 
 class DependencyUnavailable(MaintBotError):
+    """A database or service the answer needs cannot be reached; the client may ask again later."""
+
     status_code = 503
     code = "ServiceUnavailable"
+    # Seconds a client should wait before asking again, unless the raiser's own Retry-After says otherwise.
+    retry_after_s = 5
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail, headers={"Retry-After": str(self.retry_after_s), **(headers or {})})
 
 
 class UnsafeSql(MaintBotError):
@@ -70,9 +77,10 @@ class WriteAttempt(UnsafeSql):
 
 
 class QueryTimeout(MaintBotError):
-    """A statement ran past the statement timeout and was cancelled."""
+    """A statement ran past the statement timeout and was cancelled, or the database stopped answering
+    mid-query: the database did not answer in time (504); a narrower question, or the same later, may."""
 
-    status_code = 422
+    status_code = 504
     code = "QueryTimeout"
 
 

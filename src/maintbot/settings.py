@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -35,6 +36,12 @@ class Settings(BaseSettings):
         default=None, description="Maintenance (CMMS) DB, read only. Default: the demo SQLite file."
     )
     state_url: str | None = Field(default=None, description="State DB (sessions, messages). Default: SQLite.")
+    state_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Most seconds connecting to the state DB or a statement on it may take (then a 503).",
+    )
     engine: EngineMode | None = Field(default=None, description="local | llm | hybrid.")
     llm_model: str = "gpt-4o-mini"
     openai_api_key: SecretStr | None = Field(
@@ -43,7 +50,15 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(
         default=None, validation_alias=AliasChoices("MAINTBOT_OPENAI_BASE_URL", "OPENAI_BASE_URL")
     )
-    redis_url: str | None = None
+    redis_url: str | None = Field(
+        default=None, description="Redis shared by every replica: answer and LLM caches, rate-limit counters."
+    )
+    redis_timeout_s: float = Field(
+        default=0.5, gt=0, le=10, description="Most seconds one Redis call may take, connecting included."
+    )
+    redis_retry_s: float = Field(
+        default=5.0, gt=0, le=300, description="After Redis failed, seconds before it is tried again."
+    )
     artifact_dir: Path | None = None
     charts_enabled: bool = Field(default=True, description="A chart when an answer's table calls for one.")
     exports_enabled: bool = Field(default=True, description="A CSV and an XLSX file of every data answer.")
@@ -65,6 +80,11 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rate_limit: str = Field(default="60/minute", description="Requests per client, e.g. '60/minute'.")
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        validation_alias=AliasChoices("MAINTBOT_FORWARDED_ALLOW_IPS", "FORWARDED_ALLOW_IPS"),
+        description="Proxies (addresses, networks or '*') whose X-Forwarded-For names the client.",
+    )
     log_format: LogFormat = LogFormat.CONSOLE
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
@@ -136,6 +156,11 @@ class Settings(BaseSettings):
     def _check_rate_limit(cls, value: str) -> str:
         parse_rate_limit(value)
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        return ",".join(trusted_proxies(value))
 
     @field_validator(
         "database_url", "state_url", "redis_url", "openai_base_url", "openai_api_key", "engine", mode="before"
@@ -215,6 +240,22 @@ def parse_rate_limit(value: str) -> tuple[int, int]:
     return int(count), _PERIODS[period.strip()]
 
 
+def trusted_proxies(value: str) -> list[str]:
+    """'127.0.0.1, 10.0.0.0/8' -> its entries, each an IP address, a network or '*' (uvicorn would take
+    anything else as a host name that never matches, and silently ignore the proxy's X-Forwarded-For)."""
+    entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+    for entry in entries:
+        if entry == "*":
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address, a network like 10.0.0.0/8, or '*'") from None
+    if not entries:
+        raise ValueError("name at least one proxy address (127.0.0.1 when none is in front)")
+    return entries
+
+
 def to_async_url(url: str) -> str:
     """Accept plain URLs and file paths, and give SQLAlchemy the async driver for them."""
     if "://" not in url:
@@ -241,7 +282,9 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else ""
+            field = str(error["loc"][0]).upper() if error["loc"] else ""
             message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(f"MAINTBOT_{field.upper()}: {message}" if field else message)
+            # A field with aliases is reported under its first alias, which carries the prefix already.
+            variable = field if field.startswith("MAINTBOT_") else f"MAINTBOT_{field}"
+            problems.append(f"{variable}: {message}" if field else message)
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from None

@@ -29,6 +29,23 @@ async def test_a_wrong_method_is_a_json_405_that_says_what_is_allowed(client: ht
     assert response.headers["allow"] == "POST"
 
 
+async def test_a_wrong_method_names_every_method_the_address_accepts(client: httpx.AsyncClient) -> None:
+    # Two routes serve this path (GET and DELETE); Starlette alone would name only the first.
+    response = await client.put("/api/v1/sessions/some-id")
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, DELETE"
+
+
+async def test_a_body_that_is_not_utf8_is_a_422_like_any_invalid_json(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/chat", content=b"\xff\xfe{", headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 422
+    assert response.json() == {"error": "InvalidRequest", "detail": "The request body is not valid JSON."}
+
+
 async def test_an_unexpected_failure_is_a_500_without_internals(app: FastAPI) -> None:
     async def broken() -> None:
         raise RuntimeError("secret internals: /srv/db password=hunter2")

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import sqlalchemy.exc
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from maintbot.errors import MaintBotError
 from maintbot.schemas import ErrorBody
@@ -19,9 +21,20 @@ log = structlog.get_logger(__name__)
 
 # Error codes for the HTTP errors Starlette raises itself (unknown route, wrong method…).
 _HTTP_CODES = {
-    400: ("BadRequest", "The request could not be read."),
     404: ("NotFound", "There is nothing at this address."),
     405: ("MethodNotAllowed", "This address does not accept that method."),
+}
+
+_HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+# The errors every `/api/` route may answer, documented once for all of them (a route's own `responses`
+# add to these or refine their descriptions). It replaces FastAPI's default 422 schema, which is not ours.
+API_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No valid `X-API-Key` (when the service has API keys)."},
+    422: {"model": ErrorBody, "description": "The request is not valid (`InvalidRequest`)."},
+    429: {"model": ErrorBody, "description": "Too many requests (`RateLimited`); `Retry-After` says when."},
+    503: {"model": ErrorBody, "description": "A database the service needs is down; retry later."},
+    504: {"model": ErrorBody, "description": "A query ran out of time (`QueryTimeout`); narrow it or retry."},
 }
 
 
@@ -31,6 +44,10 @@ def install_error_handlers(app: FastAPI) -> None:
     # The executor turns the maintenance DB's errors into its own; a raw DBAPIError here is the state DB.
     app.add_exception_handler(DBAPIError, _database_unavailable)
     app.add_exception_handler(ConnectionError, _database_unavailable)
+    # The state DB stopped answering: asyncpg's connect and statement timeouts (`MAINTBOT_STATE_TIMEOUT_S`)
+    # and the pool's wait for a connection. Every other timeout is turned into the service's own errors.
+    app.add_exception_handler(TimeoutError, _database_unavailable)
+    app.add_exception_handler(sqlalchemy.exc.TimeoutError, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
@@ -69,8 +86,28 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400:
+        # FastAPI's answer to a body it cannot decode (not UTF-8): bad input, like a body that is not JSON.
+        return error_response(
+            status_code=422, error="InvalidRequest", detail="The request body is not valid JSON."
+        )
+    headers = exc.headers
+    allowed = _allowed_methods(request) if exc.status_code == 405 else []
+    if allowed:
+        # Starlette names only the first route matching the path; a path served by several names them all.
+        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
     code, sentence = _HTTP_CODES.get(exc.status_code, ("HTTPError", str(exc.detail)))
-    return error_response(status_code=exc.status_code, error=code, detail=sentence, headers=exc.headers)
+    return error_response(status_code=exc.status_code, error=code, detail=sentence, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts at the request's path (each route asked as the router would)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _HTTP_METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

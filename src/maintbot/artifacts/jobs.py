@@ -141,6 +141,8 @@ class ArtifactJobs:
         self._tasks: list[asyncio.Task[None]] = []
         self._processing: set[asyncio.Future[None]] = set()
         self._side_tasks: set[asyncio.Task[None]] = set()
+        # Artifacts queued or being made by this process: pending, but not lost, however long they wait.
+        self._in_hand: set[str] = set()
         self._closing = False
 
     # -- with each answer ---------------------------------------------------------------------------------
@@ -184,6 +186,7 @@ class ArtifactJobs:
             return
         try:
             self._queue.put_nowait(job)
+            self._in_hand.update(task.artifact_id for task in job.tasks)
         except asyncio.QueueFull:
             log.warning("artifact_queue_full", message_id=job.message_id, queued=self._queue.qsize())
             self._in_background(self._fail(job.tasks, BUSY))
@@ -237,6 +240,8 @@ class ArtifactJobs:
             # The state DB could not take the result: the artifacts stay pending and a sweep redoes them.
             log.exception("artifact_result_not_stored", message_id=job.message_id)
             return
+        finally:
+            self._in_hand.difference_update(task.artifact_id for task in job.tasks)
         for outcome in outcomes:
             status = ArtifactStatus.READY if outcome.ok else ArtifactStatus.FAILED
             count_artifact(kind=outcome.kind, status=status, render_seconds=outcome.seconds)
@@ -311,6 +316,8 @@ class ArtifactJobs:
         failed: list[tuple[Finished, str]] = []
         async with self._sessions.begin() as db:
             pending = await repository.pending_work(db=db, updated_before=stale_before, limit=_RECOVERY_BATCH)
+            # A job still waiting in this process's queue (a backlog, workers slow to start) is not lost.
+            pending = [row for row in pending if row[0].id not in self._in_hand]
             for message_id, rows in _by_message(pending).items():
                 if len(jobs) == room:
                     break
