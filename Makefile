@@ -40,6 +40,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/http_latency.py --report bench/reports/http_latency.md
 	$(BIN)/python bench/llm_latency.py --report bench/reports/llm_latency.md
 	$(BIN)/python bench/chart_latency.py --report bench/reports/chart_latency.md
+	$(BIN)/python bench/load.py --report bench/reports/load.md
 
 demo-data: $(VENV)/.installed
 	$(BIN)/maintbot demo-data data/maintenance_demo.sqlite3
