@@ -7,8 +7,10 @@ from typing import Any
 import anyio
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_random
 
 from maintbot.sql.executor import sqlite_file_of
 from maintbot.state.schema import upgrade_state_database
@@ -43,8 +45,7 @@ async def open_state_database(url: str, *, timeout_s: float | None = None) -> As
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
         # WAL lets readers go on while a writer commits; it is a property of the file, so set it once
         # here rather than on each new connection, where switching needs a lock other requests hold.
-        async with engine.connect() as connection:
-            await connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+        await _use_wal(engine)
     # A migration may rewrite a large table: on PostgreSQL it gets a connection of its own, with no timeout.
     migrator = engine if is_sqlite or timeout_s is None else create_async_engine(url, poolclass=NullPool)
     try:
@@ -56,6 +57,21 @@ async def open_state_database(url: str, *, timeout_s: float | None = None) -> As
         if migrator is not engine:
             await migrator.dispose()
     return engine
+
+
+@retry(
+    retry=retry_if_exception_type(OperationalError),
+    wait=wait_random(0.05, 0.25),
+    stop=stop_after_delay(15),
+    reraise=True,
+)
+async def _use_wal(engine: AsyncEngine) -> None:
+    # Switching needs the file to itself: a process opening it at the same moment (a second worker, or a
+    # replica migrating) makes the switch fail at once with "database is locked", busy timeout or not.
+    async with engine.connect() as connection:
+        mode = await connection.exec_driver_sql("PRAGMA journal_mode")
+        if str(mode.scalar()).lower() != "wal":
+            await connection.exec_driver_sql("PRAGMA journal_mode=WAL")
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:

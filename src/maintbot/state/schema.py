@@ -6,6 +6,7 @@ stamped at the revision its tables match, then upgraded like any other.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -47,14 +48,19 @@ def head_revision() -> str:
     return head
 
 
+# Alembic's `op` and `context` are module globals set for the migration running: two at once in one
+# process (say, two engines opened together) would overwrite each other's.
+_ONE_MIGRATION_AT_A_TIME = asyncio.Lock()
+
+
 async def upgrade_state_database(engine: AsyncEngine) -> str:
     """Bring the state DB to the newest revision, in one transaction, and return that revision.
 
     On PostgreSQL an advisory lock, held until the transaction ends, makes replicas that start together
     migrate one after the other; on SQLite `BEGIN IMMEDIATE` does the same between processes. Alembic
-    keeps the running migration in module globals: one process must not migrate two databases at once.
+    keeps the running migration in module globals, so within one process migrations also take turns.
     """
-    async with engine.connect() as connection:
+    async with _ONE_MIGRATION_AT_A_TIME, engine.connect() as connection:
         if connection.dialect.name == "sqlite":
             return await _upgrade_sqlite(connection)
         if connection.dialect.name == "postgresql":
