@@ -134,7 +134,7 @@ async def test_a_single_value_gets_exports_and_no_chart(client: httpx.AsyncClien
 
 async def test_answers_without_a_table_have_no_artifacts(client: httpx.AsyncClient) -> None:
     assert (await ask(client, "hello"))["artifacts"] == []
-    assert (await ask(client, "delete all work orders"))["artifacts"] == []
+    assert (await ask(client, "drop the work orders table"))["artifacts"] == []
 
 
 async def test_a_spanish_chart_is_named_after_the_spanish_question(client: httpx.AsyncClient) -> None:

@@ -96,15 +96,15 @@ async def get(server: Server, key: str, path: str) -> httpx.Response:
 async def test_a_conversation_started_on_one_replica_continues_on_the_other(replicas: Replicas) -> None:
     key = KEYS[0]
     first = await ask(replicas.one, key, message="how many work orders are open")
-    follow_up = await ask(replicas.two, key, message="and in Houston?", session_id=first["session_id"])
+    follow_up = await ask(replicas.two, key, message="and in Monterrey?", session_id=first["session_id"])
     history = (await get(replicas.one, key, f"/api/v1/sessions/{first['session_id']}")).json()
 
     assert follow_up["session_id"] == first["session_id"]
-    assert "Houston" in follow_up["sql"]
+    assert "Monterrey" in follow_up["sql"]
     assert follow_up["sql"] != first["sql"]
     assert [m["content"] for m in history["messages"] if m["role"] == "user"] == [
         "how many work orders are open",
-        "and in Houston?",
+        "and in Monterrey?",
     ]
 
 

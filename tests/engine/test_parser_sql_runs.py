@@ -54,7 +54,7 @@ SUBJECTS = [
 MODIFIERS = [
     "in Madrid", "en Bogotá", "last 3 months", "this year", "in 2024", "critical", "open", "overdue",
     "by site", "per month", "por planta", "by downtime", "by cost", "with low stock", "del último año",
-    "vibration", "temperatura", "and in Houston?", "only high priority", "top 3",
+    "vibration", "temperatura", "and in Monterrey?", "only high priority", "top 3",
 ]  # fmt: skip
 # Questions the engine mostly understands, with odd words slipped in: most of them run SQL.
 data_questions = st.tuples(

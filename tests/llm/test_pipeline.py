@@ -299,20 +299,20 @@ async def test_a_model_that_never_returns_valid_json_falls_back_to_the_local_eng
 async def test_a_follow_up_carries_the_conversation_to_the_model(llm_service: ServiceFactory) -> None:
     houston = COUNT_SQL + " AND site_id = (SELECT id FROM sites WHERE city = 'Houston')"
     script = Queues(
-        Translation=[translation(), translation(english="And in Houston?")],
+        Translation=[translation(), translation(english="And in Monterrey?")],
         Classification=[data()],
         SqlDraft=[draft(COUNT_SQL), draft(houston)],
     )
     async with llm_service(script) as (client, llm):
         first = await ask(client, "How many pumps are there?")
-        follow_up = await ask(client, "And in Houston?", session_id=first["session_id"])
+        follow_up = await ask(client, "And in Monterrey?", session_id=first["session_id"])
 
     assert follow_up["sql"] == houston
     second_prompt = llm.calls("SqlDraft")[1].messages
     contents = [message["content"] for message in second_prompt]
     # The earlier question and its SQL, in order, before the follow-up itself.
     assert contents.index("How many pumps are there?") < contents.index(COUNT_SQL) < len(contents) - 1
-    assert contents[-1] == "And in Houston?"
+    assert contents[-1] == "And in Monterrey?"
     assert "How many pumps are there?" in llm.calls("Classification")[1].text
 
 
@@ -363,7 +363,7 @@ async def test_the_cache_does_not_serve_an_answer_from_another_conversation_cont
         first = await ask(client, "And in Houston?")
         other = await ask(client, "How many pumps are there?")
         calls = len(llm.seen)
-        follow_up = await ask(client, "And in Houston?", session_id=other["session_id"])
+        follow_up = await ask(client, "And in Monterrey?", session_id=other["session_id"])
 
     assert first["cached"] is False
     assert follow_up["cached"] is False

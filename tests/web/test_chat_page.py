@@ -166,7 +166,7 @@ async def test_refusals_and_answers_without_a_table_read_as_such(service: Servic
     page = tab.page
     await page.goto(service.url)
 
-    refused = await ask(page, "Delete all work orders")
+    refused = await ask(page, "Please wipe out the work orders table")
 
     await expect(refused).to_have_class(re.compile(r"\bintent-refused\b"))
     await expect(refused.locator(".answer-text")).to_contain_text("I can only read the maintenance data")

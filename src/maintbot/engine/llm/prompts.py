@@ -87,7 +87,7 @@ class PromptBook:
                 "spare parts, parts used, sensor readings.\n"
                 "intent is one of:\n"
                 "- data: a question the database can answer (counts, lists, costs, downtime, trends, "
-                "follow-ups such as 'and in Houston?' that refine the previous question);\n"
+                "follow-ups such as 'and in Bogotá?' that refine the previous question);\n"
                 "- refused: a request to change, delete or add data, or to run anything but a read;\n"
                 "- help: what MaintBot can do or how to ask;\n"
                 "- smalltalk: greetings, thanks, chit-chat;\n"
